@@ -1,0 +1,36 @@
+"""sentiment_export: a sentiment model trained once and scored the same everywhere."""
+
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .encoder import TextEncoder
+from .errors import (
+    ArtifactError,
+    CheckpointError,
+    DataFormatError,
+    ParityError,
+    SentimentExportError,
+    SpecError,
+    VocabularyError,
+)
+from .model import ProbabilityModel, SentimentNet, SentimentNetConfig
+from .spec import SPEC_VERSION, PreprocessingSpec
+from .vocabulary import Vocabulary
+
+__all__ = [
+    "SPEC_VERSION",
+    "ArtifactError",
+    "Checkpoint",
+    "CheckpointError",
+    "DataFormatError",
+    "ParityError",
+    "PreprocessingSpec",
+    "ProbabilityModel",
+    "SentimentExportError",
+    "SentimentNet",
+    "SentimentNetConfig",
+    "SpecError",
+    "TextEncoder",
+    "Vocabulary",
+    "VocabularyError",
+    "load_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,84 @@
+"""TextEncoder: the one place where raw strings become model input."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SpecError
+from .fileio import atomic_write_text
+from .spec import PreprocessingSpec
+from .tokenizer import Tokenizer
+from .vocabulary import Vocabulary
+
+SPEC_FILENAME = "spec.json"
+VOCAB_FILENAME = "vocab.txt"
+
+
+class TextEncoder:
+    """Text -> token ids by a spec and a vocabulary; training, export and serving all call it.
+
+    Saved as two plain files (``spec.json`` and ``vocab.txt``) so that any
+    language can rebuild it.
+    """
+
+    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary) -> None:
+        self.spec = spec
+        self.vocabulary = vocabulary
+        self.tokenizer = Tokenizer(spec)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.tokenizer.tokenize(text)
+
+    def encode_ids(self, text: str) -> list[int]:
+        """Ids of one text, truncated to ``max_length`` and not padded (may be empty)."""
+        ids = self.vocabulary.lookup(self.tokenizer.tokenize(text))
+        limit = self.spec.max_length
+        if len(ids) > limit:
+            ids = ids[:limit] if self.spec.truncation_side == "right" else ids[-limit:]
+        return ids
+
+    def pad(self, rows: Sequence[Sequence[int]], *, length: int | None = None) -> np.ndarray:
+        """Stack id lists into an int64 ``(batch, length)`` matrix, padded on the spec's side.
+
+        ``length`` defaults to the longest row (at least 1, so an all-empty batch
+        still has a column).
+        """
+        width = max([len(row) for row in rows] + [1]) if length is None else length
+        matrix = np.full((len(rows), width), self.spec.pad_id, dtype=np.int64)
+        for index, row in enumerate(rows):
+            if len(row) > width:
+                raise ValueError(f"row {index} has {len(row)} ids, more than the padded length {width}")
+            if self.spec.padding_side == "right":
+                matrix[index, : len(row)] = row
+            elif row:
+                matrix[index, width - len(row) :] = row
+        return matrix
+
+    def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
+        """Encode and pad a batch of texts (see :meth:`encode_ids` and :meth:`pad`)."""
+        return self.pad([self.encode_ids(text) for text in texts], length=length)
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        directory = Path(directory)
+        atomic_write_text(directory / SPEC_FILENAME, self.spec.to_json())
+        self.vocabulary.save(directory / VOCAB_FILENAME)
+
+    @classmethod
+    def from_texts(cls, spec_json: str, vocab_text: str) -> TextEncoder:
+        """Rebuild from the contents of ``spec.json`` and ``vocab.txt``."""
+        spec = PreprocessingSpec.from_json(spec_json)
+        return cls(spec, Vocabulary.from_text(vocab_text, spec))
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> TextEncoder:
+        directory = Path(directory)
+        try:
+            spec_json = (directory / SPEC_FILENAME).read_text(encoding="utf-8")
+            vocab_text = (directory / VOCAB_FILENAME).read_text(encoding="utf-8")
+        except FileNotFoundError as error:
+            raise SpecError(f"cannot load a TextEncoder from {directory}: {error.filename} is missing") from error
+        return cls.from_texts(spec_json, vocab_text)

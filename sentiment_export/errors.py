@@ -1,0 +1,31 @@
+"""Exception classes: callers catch the kind of failure they can act on."""
+
+from __future__ import annotations
+
+
+class SentimentExportError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class SpecError(SentimentExportError, ValueError):
+    """A preprocessing spec is malformed or of a version this code does not know."""
+
+
+class VocabularyError(SentimentExportError, ValueError):
+    """A vocabulary file is malformed or disagrees with its spec."""
+
+
+class CheckpointError(SentimentExportError, ValueError):
+    """A checkpoint file is unreadable, incomplete or not a checkpoint."""
+
+
+class ArtifactError(SentimentExportError, ValueError):
+    """An artifact is missing, corrupted, tampered with or of an unknown format."""
+
+
+class ParityError(SentimentExportError):
+    """An exported model disagrees with eager PyTorch beyond the stated tolerance."""
+
+
+class DataFormatError(SentimentExportError, ValueError):
+    """An input data file has lines that are not in the expected format."""
