@@ -68,7 +68,9 @@ NLTK_WORD_TOKENIZER_STEPS: tuple[dict[str, str], ...] = (
 # trailing sentence punctuation is left outside the URL.
 _URL_TAIL = "[^\\s<>\"']*[^\\s<>\"'.,;:!?)\\]}]"
 _HOST = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-_TLDS = "com|net|org|edu|gov|mil|int|io|co|uk|us|ca|au|de|fr|es|it|nl|jp|cn|ru|in|br|info|biz|tv|me|ly"
+# TLDs that are also common English words (it, me, us, in, to, ...) are left out: "loved it.me too"
+# is far more often a missing space than an Italian host name.
+_TLDS = "com|net|org|edu|gov|mil|io|uk|ca|au|fr|nl|jp|cn|ru|br|info|biz"
 URL_PATTERN = (
     "(?<![\\w@./-])(?:"
     f"(?:https?|ftp)://{_URL_TAIL}"

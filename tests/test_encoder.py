@@ -1,0 +1,139 @@
+"""The TextEncoder and its spec: the contract every runtime (Python, C++) must follow."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sentiment_export import PreprocessingSpec, SpecError, TextEncoder, Vocabulary, VocabularyError
+from sentiment_export.tokenizer import Tokenizer
+
+WORDS = ["good", "bad", "movie", "the", "game", "<url>", "0", "00.0", "n't", "ca", "."]
+
+
+@pytest.fixture()
+def encoder() -> TextEncoder:
+    spec = PreprocessingSpec(max_length=6)
+    return TextEncoder(spec, Vocabulary.from_tokens(WORDS, spec))
+
+
+def ids_of(encoder: TextEncoder, *tokens: str) -> list[int]:
+    return encoder.vocabulary.lookup(tokens)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("see http://www.amazon.com/dp/B00X?ref=1 now", ["see", "<url>", "now"]),
+        ("Go to https://example.org.", ["go", "to", "<url>", "."]),
+        ("www.imdb.com/title/tt0111161 rocks", ["<url>", "rocks"]),
+        ("bought it at amazon.com's store", ["bought", "it", "at", "<url>", "'s", "store"]),
+        ("best game.the end", ["best", "game.the", "end"]),
+        ("this movie.it was", ["this", "movie.it", "was"]),
+        ("mail me@example.com", ["mail", "me", "@", "example.com"]),
+    ],
+)
+def test_url_rule_replaces_whole_urls_and_keeps_run_together_words(text: str, tokens: list[str]) -> None:
+    assert Tokenizer(PreprocessingSpec()).tokenize(text) == tokens
+
+
+def test_digits_become_zero_and_text_is_lower_cased() -> None:
+    assert Tokenizer(PreprocessingSpec()).tokenize("Rated 10.5 / 2024 ÉTÉ") == ["rated", "00.0", "/", "0000", "été"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't believe it's not butter... \"Really\" -- he said (twice).",
+        "`Quoted' ''double'' “curly” ‘single’ «guillemets» y'all gonna wanna",
+        "Price: $3.88, 3,36 euros; 50% off & more? Yes! *stars* end.",
+        "Tabs\tand\u00a0nbsp and em—dash and en–dash.",
+    ],
+)
+def test_tokenizer_equals_nltk_word_tokenize_on_url_free_text(text: str) -> None:
+    nltk_tokenize = pytest.importorskip("nltk.tokenize").word_tokenize
+    spec = PreprocessingSpec(lowercase=False, digit_pattern="(?!)")
+    assert Tokenizer(spec).tokenize(text) == nltk_tokenize(text, preserve_line=True)
+
+
+def test_unknown_words_map_to_unk_never_pad(encoder: TextEncoder) -> None:
+    ids = encoder.encode_ids("good zyzzyva movie")
+    assert ids == [ids_of(encoder, "good")[0], 1, ids_of(encoder, "movie")[0]]
+    assert encoder.spec.pad_id not in ids
+
+
+def test_empty_and_whitespace_text_encode_to_no_ids(encoder: TextEncoder) -> None:
+    assert encoder.encode_ids("") == []
+    assert encoder.encode_ids(" \t\n ") == []
+    assert encoder.encode(["", " "]).tolist() == [[0], [0]]
+
+
+@pytest.mark.parametrize(
+    ("truncation_side", "expected"),
+    [("right", ["good", "bad", "good", "bad", "good", "bad"]), ("left", ["bad", "good", "bad", "good", "bad", "movie"])],
+)
+def test_truncation_side(encoder: TextEncoder, truncation_side: str, expected: list[str]) -> None:
+    spec = encoder.spec.with_overrides(truncation_side=truncation_side)
+    truncating = TextEncoder(spec, encoder.vocabulary)
+    assert truncating.encode_ids("good bad good bad good bad movie") == ids_of(encoder, *expected)
+
+
+@pytest.mark.parametrize(
+    ("padding_side", "expected"),
+    [("right", [[2, 3, 4], [3, 0, 0]]), ("left", [[2, 3, 4], [0, 0, 3]])],
+)
+def test_padding_side_and_batch_width(encoder: TextEncoder, padding_side: str, expected: list[list[int]]) -> None:
+    padded = TextEncoder(encoder.spec.with_overrides(padding_side=padding_side), encoder.vocabulary)
+    matrix = padded.encode(["good bad movie", "bad"])
+    assert matrix.dtype == np.int64
+    assert matrix.tolist() == expected
+
+
+def test_pad_to_fixed_length(encoder: TextEncoder) -> None:
+    assert encoder.encode(["good"], length=4).tolist() == [[2, 0, 0, 0]]
+    with pytest.raises(ValueError, match="row 0 has 2 ids"):
+        encoder.pad([[2, 3]], length=1)
+
+
+def test_round_trip_through_plain_files(encoder: TextEncoder, tmp_path) -> None:
+    encoder.save(tmp_path)
+    assert json.loads((tmp_path / "spec.json").read_text(encoding="utf-8"))["spec_version"] == 1
+    assert (tmp_path / "vocab.txt").read_text(encoding="utf-8").splitlines()[:3] == ["_PAD", "_UNK", "good"]
+    reloaded = TextEncoder.load(tmp_path)
+    assert reloaded.spec == encoder.spec
+    texts = ["Good movie, http://x.com", "bad bad game.the", ""]
+    assert reloaded.encode(texts).tolist() == encoder.encode(texts).tolist()
+
+
+def test_unknown_spec_version_is_refused() -> None:
+    data = PreprocessingSpec().to_dict()
+    data["spec_version"] = 99
+    with pytest.raises(SpecError, match="version 99 is not supported"):
+        PreprocessingSpec.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"padding_side": "middle"}, "padding_side must be one of"),
+        ({"max_length": 0}, "max_length must be a positive integer"),
+        ({"extra": 1}, "unknown keys \\['extra'\\]"),
+    ],
+)
+def test_malformed_spec_is_refused(change: dict, message: str) -> None:
+    data = {**PreprocessingSpec().to_dict(), **change}
+    with pytest.raises(SpecError, match=message):
+        PreprocessingSpec.from_dict(data)
+
+
+def test_vocabulary_must_start_with_pad_and_unk() -> None:
+    with pytest.raises(VocabularyError, match="must start with '_PAD' and '_UNK'"):
+        Vocabulary(["good", "_PAD", "_UNK"], PreprocessingSpec())
+
+
+def test_truncated_vocabulary_file_is_refused(tmp_path) -> None:
+    (tmp_path / "vocab.txt").write_text("_PAD\n_UNK\ngoo", encoding="utf-8")
+    with pytest.raises(VocabularyError, match="truncated"):
+        Vocabulary.load(tmp_path / "vocab.txt", PreprocessingSpec())
