@@ -1,0 +1,187 @@
+"""The ``predict`` subcommand: score texts with an artifact and print JSON lines.
+
+Thin on purpose: argparse maps onto :meth:`SentimentModel.load` and
+:meth:`SentimentModel.predict`, so the CLI and the Python API share one code
+path. Texts come from the command line, from ``--input FILE`` or from stdin,
+one text per line (UTF-8; a trailing ``\\r`` is dropped, an empty line is the
+empty text). Each result is one JSON line ``{"index", "label", "score"}`` on
+stdout, where ``index`` is the position of the text among the arguments, or
+the 0-based line number for a file or stdin (so a skipped line leaves a gap).
+A line that is not valid UTF-8 is reported on stderr with its line number and
+skipped, or, with ``--strict``, ends the run with exit status 1 before any
+result is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
+
+_CHUNK_TEXTS = 4096
+"""Lines scored per call, so that a file of any size streams in bounded memory."""
+
+EXIT_BAD_INPUT = 1
+
+
+@dataclass(frozen=True)
+class _Line:
+    index: int  # 0-based line number
+    text: str | None  # None when the line is not valid UTF-8
+    error: str = ""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` subcommand to the ``sentiment_export`` CLI's subparsers."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="score texts with an exported artifact (JSON lines out)",
+        description=(
+            "Score texts with an exported artifact through onnxruntime. Texts come from the "
+            "arguments, or one per line from --input FILE or stdin. Prints one JSON line "
+            '{"index", "label", "score"} per text on stdout and a summary on stderr.'
+        ),
+    )
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score (default: read lines)")
+    parser.add_argument("--artifact", required=True, help="artifact directory, .tar.gz or .zip")
+    parser.add_argument(
+        "--input",
+        metavar="FILE",
+        help="UTF-8 file with one text per line ('-' = stdin; the default when no TEXT is given)",
+    )
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto = CUDA when it really works, else CPU; cuda fails rather than fall back",
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="texts per onnxruntime run")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 on a line that is not valid UTF-8 instead of skipping it",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.set_defaults(handler=run_predict)
+
+
+def _decode_lines(stream: BinaryIO) -> Iterator[_Line]:
+    for index, raw in enumerate(stream):
+        raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+        try:
+            yield _Line(index, raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            yield _Line(index, None, f"line {index + 1} is not valid UTF-8 ({error.reason} at byte {error.start})")
+
+
+def _count_lines(path: str) -> int | None:
+    """Number of lines of a regular file, for the progress bar's total (None if unknown)."""
+    try:
+        with open(path, "rb") as stream:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def _chunks(lines: Iterator[_Line], size: int) -> Iterator[list[_Line]]:
+    chunk: list[_Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _emit(out: TextIO, index: int, prediction) -> None:
+    out.write(json.dumps({"index": index, **prediction.to_dict()}) + "\n")
+
+
+def _score_lines(model, lines: Iterator[_Line], *, progress, out: TextIO, err: TextIO) -> tuple[int, int]:
+    """Score the lines chunk by chunk, reporting undecodable ones; returns (scored, skipped)."""
+    scored = skipped = 0
+    for chunk in _chunks(lines, _CHUNK_TEXTS):
+        good = [line for line in chunk if line.text is not None]
+        for line in chunk:
+            if line.text is None:
+                err.write(f"skipped: {line.error}\n")
+                skipped += 1
+        for line, prediction in zip(good, model.predict([line.text for line in good])):
+            _emit(out, line.index, prediction)
+        scored += len(good)
+        if progress is not None:
+            progress.update(len(chunk))
+    return scored, skipped
+
+
+class _StrictInputError(Exception):
+    pass
+
+
+def _read_all_strict(stream: BinaryIO) -> list[_Line]:
+    """With --strict, every line is checked before anything is printed."""
+    lines = list(_decode_lines(stream))
+    bad = [line for line in lines if line.text is None]
+    if bad:
+        raise _StrictInputError("; ".join(line.error for line in bad[:5]) + (" ..." if len(bad) > 5 else ""))
+    return lines
+
+
+def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Handler of ``predict``: load the model once, score every text, print the summary."""
+    from .runtime import SentimentModel  # imported here so other subcommands need no onnxruntime
+
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    if args.texts and args.input is not None:
+        err.write("error: give texts as arguments or with --input, not both\n")
+        return 2
+    options = {"device": args.device, "precision": args.precision}
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    if args.threads is not None:
+        options["intra_op_threads"] = args.threads
+    model = SentimentModel.load(args.artifact, **options)
+    start = time.perf_counter()
+    if args.texts:
+        predictions = model.predict(args.texts)
+        for index, prediction in enumerate(predictions):
+            _emit(out, index, prediction)
+        scored, skipped = len(predictions), 0
+    else:
+        from_stdin = args.input in (None, "-")
+        stream = sys.stdin.buffer if from_stdin else open(args.input, "rb")  # noqa: SIM115 (closed below)
+        try:
+            total = None if from_stdin else _count_lines(args.input)
+            progress = None
+            if not args.no_progress:
+                from tqdm import tqdm
+
+                progress = tqdm(total=total, unit="text", file=err, desc="predict")
+            try:
+                lines = iter(_read_all_strict(stream)) if args.strict else _decode_lines(stream)
+                scored, skipped = _score_lines(model, lines, progress=progress, out=out, err=err)
+            except _StrictInputError as error:
+                err.write(f"error: {error}; nothing was scored (drop --strict to skip such lines)\n")
+                return EXIT_BAD_INPUT
+            finally:
+                if progress is not None:
+                    progress.close()
+        finally:
+            if not from_stdin:
+                stream.close()
+    seconds = time.perf_counter() - start
+    rate = scored / seconds if seconds > 0 else float("inf")
+    skipped_note = f", {skipped} lines skipped" if skipped else ""
+    err.write(
+        f"{scored} texts{skipped_note}, providers {', '.join(model.providers)}, "
+        f"{rate:.1f} texts/s\n"
+    )
+    return 0
