@@ -35,7 +35,15 @@ class TextEncoder:
 
     def encode_ids(self, text: str) -> list[int]:
         """Ids of one text, truncated to ``max_length`` and not padded (may be empty)."""
-        ids = self.vocabulary.lookup(self.tokenizer.tokenize(text))
+        return self.encode_tokens(self.tokenizer.tokenize(text))
+
+    def encode_tokens(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of already tokenized text (from :meth:`tokenize`), truncated like :meth:`encode_ids`.
+
+        Lets training tokenize a corpus once, count the vocabulary from the
+        tokens, then encode the same tokens without tokenizing twice.
+        """
+        ids = self.vocabulary.lookup(tokens)
         limit = self.spec.max_length
         if len(ids) > limit:
             ids = ids[:limit] if self.spec.truncation_side == "right" else ids[-limit:]
