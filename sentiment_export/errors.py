@@ -29,3 +29,7 @@ class ParityError(SentimentExportError):
 
 class DataFormatError(SentimentExportError, ValueError):
     """An input data file has lines that are not in the expected format."""
+
+
+class DeviceError(SentimentExportError, RuntimeError):
+    """The requested device (e.g. CUDA) cannot be used; raised instead of a silent CPU fallback."""
