@@ -6,12 +6,14 @@ from .errors import (
     ArtifactError,
     CheckpointError,
     DataFormatError,
+    DeviceError,
     ParityError,
     SentimentExportError,
     SpecError,
     VocabularyError,
 )
 from .model import ProbabilityModel, SentimentNet, SentimentNetConfig
+from .runtime import Prediction, SentimentModel
 from .spec import SPEC_VERSION, PreprocessingSpec
 from .vocabulary import Vocabulary
 
@@ -21,10 +23,13 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "DataFormatError",
+    "DeviceError",
     "ParityError",
+    "Prediction",
     "PreprocessingSpec",
     "ProbabilityModel",
     "SentimentExportError",
+    "SentimentModel",
     "SentimentNet",
     "SentimentNetConfig",
     "SpecError",

@@ -1,0 +1,137 @@
+"""Execution-provider selection: one onnxruntime session, on the device it really got.
+
+onnxruntime quietly falls back to the CPU when the CUDA provider cannot start
+(missing driver, CUDA or cuDNN libraries), so the provider list a session was
+asked for proves nothing; what counts is ``session.get_providers()``.
+
+- ``"cpu"``: the CPU provider only.
+- ``"cuda"``: CUDA first (device 0; pick another GPU with ``CUDA_VISIBLE_DEVICES``),
+  and a :class:`DeviceError` when the session did not get it — never a silent
+  CPU fallback.
+- ``"auto"``: CUDA when this onnxruntime build has the CUDA provider, an NVIDIA
+  driver is present and a session really gets the provider; otherwise the CPU.
+  On a machine without an NVIDIA driver CUDA is not even tried, so a CPU-only
+  box (even with ``onnxruntime-gpu`` installed) logs no CUDA errors.
+
+TF32 is off in the CUDA provider (``use_tf32=0``): on Ampere/Hopper GPUs it is
+on by default and moves LSTM outputs by ~1e-3, far outside the runtime's 1e-5
+parity with eager PyTorch in fp32.
+
+Threads: by default a session uses ``min(4, CPUs this process may run on)``
+intra-op threads, one inter-op thread (sequential execution) and no
+spin-waiting, so that on a small shared box (2 cores) idle ORT threads do not
+burn the CPU that request handling needs. Pass ``intra_op_threads`` or your
+own ``SessionOptions`` to change that.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_errors
+
+from .errors import ArtifactError, DeviceError
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_OPTIONS = {"device_id": "0", "use_tf32": "0"}
+_MAX_DEFAULT_THREADS = 4
+_NVIDIA_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl")
+
+# What onnxruntime raises when a model file cannot be turned into a session.
+_SESSION_ERRORS = (
+    _ort_errors.Fail,
+    _ort_errors.InvalidArgument,
+    _ort_errors.InvalidGraph,
+    _ort_errors.InvalidProtobuf,
+    _ort_errors.NoSuchFile,
+    _ort_errors.NotImplemented,
+    _ort_errors.RuntimeException,
+)
+
+
+def default_intra_op_threads() -> int:
+    """CPUs this process may use, at most 4 (an LSTM this size gains little beyond that)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(_MAX_DEFAULT_THREADS, cpus))
+
+
+def session_options(*, intra_op_threads: int | None = None, base: ort.SessionOptions | None = None) -> ort.SessionOptions:
+    """The runtime's default ``SessionOptions`` (see the module doc), or ``base`` with only the threads set.
+
+    ``base`` is used as given (its thread settings included) unless
+    ``intra_op_threads`` is passed too.
+    """
+    if intra_op_threads is not None and (isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1):
+        raise ValueError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
+    if base is not None:
+        if intra_op_threads is not None:
+            base.intra_op_num_threads = intra_op_threads
+        return base
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads or default_intra_op_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only: no per-session warnings in a server's log
+    return options
+
+
+def cuda_in_build() -> bool:
+    """Whether this onnxruntime build has the CUDA provider at all (``onnxruntime-gpu``)."""
+    return CUDA in ort.get_available_providers()
+
+
+def nvidia_driver_present() -> bool:
+    """Whether an NVIDIA kernel driver is loaded, without touching any CUDA library."""
+    return any(Path(name).exists() for name in _NVIDIA_DRIVER_FILES)
+
+
+def _create(model_path: Path, providers: list, options: ort.SessionOptions) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except _SESSION_ERRORS as error:
+        raise ArtifactError(f"onnxruntime cannot load the model {model_path}: {error}") from error
+
+
+def _cuda_unavailable(reason: str) -> DeviceError:
+    return DeviceError(
+        f"device='cuda' was requested but {reason}. Install onnxruntime-gpu instead of onnxruntime "
+        "(same version) with CUDA 12 and cuDNN 9 on an NVIDIA GPU machine (see the README's GPU "
+        "section), or load with device='auto' or device='cpu'"
+    )
+
+
+def create_session(model_path: Path, *, device: str, options: ort.SessionOptions) -> ort.InferenceSession:
+    """One ``InferenceSession`` on ``device`` (``auto``/``cpu``/``cuda``), checked against what it got.
+
+    Raises ``ValueError`` for an unknown device, :class:`DeviceError` when
+    ``device="cuda"`` and the session did not get the CUDA provider, and
+    :class:`ArtifactError` when onnxruntime cannot load the model file.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "cpu":
+        return _create(model_path, [CPU], options)
+    if device == "cuda" and not cuda_in_build():
+        raise _cuda_unavailable(
+            f"this onnxruntime {ort.__version__} has no CUDA provider "
+            f"(it has {', '.join(ort.get_available_providers())})"
+        )
+    if device == "auto" and not (cuda_in_build() and nvidia_driver_present()):
+        return _create(model_path, [CPU], options)
+    session = _create(model_path, [(CUDA, dict(CUDA_OPTIONS)), CPU], options)
+    if CUDA in session.get_providers():
+        return session
+    if device == "cuda":
+        raise _cuda_unavailable(
+            "onnxruntime could not start its CUDA provider (no usable GPU, or the CUDA 12 / cuDNN 9 "
+            "libraries are missing: onnxruntime logs which one)"
+        )
+    return session  # auto: the same session, which fell back to the CPU provider

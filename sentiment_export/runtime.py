@@ -1,0 +1,198 @@
+"""SentimentModel: load an artifact and score raw text through onnxruntime, on CUDA or the CPU.
+
+What a text's score means, for every input:
+
+- ``score`` is P(positive) from the artifact's ONNX model; ``label`` is
+  ``"positive"`` iff ``score >= 0.5``.
+- A text is encoded by the artifact's own :class:`TextEncoder` (spec.json +
+  vocab.txt, nothing else) and truncated by the spec to ``max_length`` tokens.
+  A text of megabytes is therefore scored on its first ``max_length`` tokens
+  (with the spec's ``truncation_side="right"``); tokenizing it takes time and
+  memory linear in its length, and the runtime keeps only the kept ids.
+- The empty string and whitespace-only text have no tokens. The model reads
+  a row with no tokens as one PAD step, so every such text gets the same
+  score: the model's answer with no evidence (:attr:`SentimentModel.empty_score`),
+  computed once on load. It is a real model output, not a placeholder;
+  callers that want "no text" handled differently check ``text.strip()``
+  themselves.
+- A text's score does not depend on the other texts of the call, their
+  order or the batch size (within 1e-5): texts are sorted by length, batched,
+  each batch is padded only to its own longest text, and the order is restored.
+
+Inputs are validated by :func:`sentiment_export.inputs.as_text_list`; devices
+and threads are chosen by :mod:`sentiment_export.providers` (read its doc for
+the defaults and the GPU rules).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from . import signature
+from .artifact import Artifact, load_artifact
+from .encoder import TextEncoder
+from .errors import ArtifactError
+from .inputs import Texts, as_text_list
+from .providers import create_session, session_options
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": "onnx", "int8": "onnx_int8"}
+"""Precision -> the artifact file role that holds that model."""
+
+THRESHOLD = 0.5
+POSITIVE = "positive"
+NEGATIVE = "negative"
+DEFAULT_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's result: ``label`` is ``"positive"`` iff ``score`` (P(positive)) >= 0.5."""
+
+    label: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict ``{"label": str, "score": float}``."""
+        return asdict(self)
+
+
+def _check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return batch_size
+
+
+class SentimentModel:
+    """An artifact's ONNX model behind one onnxruntime session, scoring raw strings.
+
+    Build it with :meth:`load`. Thread-safe for concurrent ``predict`` calls
+    (onnxruntime sessions are); holds no state between calls.
+    """
+
+    def __init__(
+        self,
+        artifact: Artifact,
+        encoder: TextEncoder,
+        session: ort.InferenceSession,
+        *,
+        precision: str,
+        batch_size: int,
+    ) -> None:
+        self.artifact = artifact
+        self.encoder = encoder
+        self.session = session
+        self.precision = precision
+        self.batch_size = _check_batch_size(batch_size)
+        self._input_name = signature.input_names()[0]
+        self._output_name = signature.output_names()[0]
+        self._check_signature()
+        # Warm-up: the first run allocates and initialises kernels; doing it here keeps it out of
+        # the first request. The result is also the score of every token-less text.
+        self.empty_score = float(self._run(np.full((1, 1), encoder.spec.pad_id, dtype=np.int64))[0])
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        intra_op_threads: int | None = None,
+        session_options: ort.SessionOptions | None = None,
+    ) -> SentimentModel:
+        """Load and verify the artifact at ``path`` (directory, .tar.gz or .zip) and start a session.
+
+        ``device``: ``"auto"`` (CUDA when it really works, else CPU), ``"cpu"``
+        or ``"cuda"`` (a :class:`DeviceError` when CUDA cannot be used).
+        ``precision``: ``"fp32"`` (``model.onnx``) or ``"int8"``
+        (``model.int8.onnx``, dynamically quantized weights: faster on CPU,
+        labels agree with fp32 on >= 99% of texts). ``batch_size``: texts per
+        onnxruntime run. ``intra_op_threads`` / ``session_options``: see
+        :mod:`sentiment_export.providers` for the defaults (at most 4 threads,
+        no spinning).
+
+        Raises :class:`ArtifactError` for a missing, corrupted or unloadable
+        artifact, :class:`DeviceError` as above, and ``ValueError`` /
+        ``TypeError`` for bad options.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+        _check_batch_size(batch_size)
+        options = _session_options_for(intra_op_threads, session_options)
+        artifact = load_artifact(path)
+        encoder = artifact.encoder()
+        if encoder.spec.padding_side != "right":
+            raise ArtifactError(
+                f"artifact {artifact.root}: its spec pads on the {encoder.spec.padding_side!r}, but SentimentNet "
+                "reads right-padded ids; re-export the artifact with padding_side='right'"
+            )
+        session = create_session(artifact.file(PRECISIONS[precision]), device=device, options=options)
+        model = cls(artifact, encoder, session, precision=precision, batch_size=batch_size)
+        logger.info("loaded %r (%s) on %s", artifact, precision, ", ".join(model.providers))
+        return model
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session really has, in priority order."""
+        return self.session.get_providers()
+
+    @property
+    def device(self) -> str:
+        """``"cuda"`` when the session runs on the CUDA provider, else ``"cpu"``."""
+        return "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
+
+    def __repr__(self) -> str:
+        return f"SentimentModel({self.artifact!r}, precision={self.precision!r}, providers={self.providers})"
+
+    def _check_signature(self) -> None:
+        inputs = [node.name for node in self.session.get_inputs()]
+        outputs = [node.name for node in self.session.get_outputs()]
+        if inputs != signature.input_names() or outputs != signature.output_names():
+            raise ArtifactError(
+                f"artifact {self.artifact.root}: the {self.precision} ONNX model has inputs {inputs} and outputs "
+                f"{outputs}, expected {signature.input_names()} and {signature.output_names()}; re-export it"
+            )
+
+    def _run(self, input_ids: np.ndarray) -> np.ndarray:
+        """(B, T) int64 -> (B,) float32 probabilities."""
+        (probability,) = self.session.run([self._output_name], {self._input_name: input_ids})
+        return probability.reshape(-1)
+
+    def predict_proba(self, texts: Texts) -> np.ndarray:
+        """P(positive) of each text, in input order, as a float32 array of shape ``(len(texts),)``.
+
+        A single ``str`` (or UTF-8 ``bytes``) is one text. Raises ``TypeError``
+        / ``ValueError`` naming the offending index for input that is not
+        text (see :func:`sentiment_export.inputs.as_text_list`).
+        """
+        rows = [self.encoder.encode_ids(text) for text in as_text_list(texts)]
+        scores = np.empty(len(rows), dtype=np.float32)
+        order = np.argsort([len(row) for row in rows], kind="stable")
+        for start in range(0, len(rows), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            scores[chosen] = self._run(self.encoder.pad([rows[i] for i in chosen]))  # padded to this batch's longest
+        return scores
+
+    def predict(self, texts: Texts) -> list[Prediction]:
+        """One :class:`Prediction` per text, in input order (a list even for a single ``str``)."""
+        return [
+            Prediction(POSITIVE if score >= THRESHOLD else NEGATIVE, float(score))
+            for score in self.predict_proba(texts)
+        ]
+
+
+def _session_options_for(intra_op_threads: int | None, options: ort.SessionOptions | None) -> ort.SessionOptions:
+    if options is not None and not isinstance(options, ort.SessionOptions):
+        raise TypeError(f"session_options must be an onnxruntime.SessionOptions, got {type(options).__name__}")
+    return session_options(intra_op_threads=intra_op_threads, base=options)
