@@ -62,13 +62,16 @@ def default_intra_op_threads() -> int:
     return max(1, min(_MAX_DEFAULT_THREADS, cpus))
 
 
-def session_options(*, intra_op_threads: int | None = None, base: ort.SessionOptions | None = None) -> ort.SessionOptions:
+def session_options(
+    *, intra_op_threads: int | None = None, base: ort.SessionOptions | None = None
+) -> ort.SessionOptions:
     """The runtime's default ``SessionOptions`` (see the module doc), or ``base`` with only the threads set.
 
     ``base`` is used as given (its thread settings included) unless
     ``intra_op_threads`` is passed too.
     """
-    if intra_op_threads is not None and (isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1):
+    bad_threads = isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
+    if intra_op_threads is not None and bad_threads:
         raise ValueError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
     if base is not None:
         if intra_op_threads is not None:

@@ -92,7 +92,7 @@ class SentimentModel:
         self.encoder = encoder
         self.session = session
         self.precision = precision
-        self.batch_size = _check_batch_size(batch_size)
+        self.batch_size = batch_size
         self._input_name = signature.input_names()[0]
         self._output_name = signature.output_names()[0]
         self._check_signature()
@@ -128,7 +128,7 @@ class SentimentModel:
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
-        _check_batch_size(batch_size)
+        _check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path)
         encoder = artifact.encoder()
@@ -141,6 +141,15 @@ class SentimentModel:
         model = cls(artifact, encoder, session, precision=precision, batch_size=batch_size)
         logger.info("loaded %r (%s) on %s", artifact, precision, ", ".join(model.providers))
         return model
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per onnxruntime run; settable (validated) between calls."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._batch_size = _check_batch_size(value)
 
     @property
     def providers(self) -> list[str]:
