@@ -1,0 +1,227 @@
+"""``python -m training`` / ``sentiment-train``: train, evaluate and export SentimentNet.
+
+A thin layer over :func:`training.train` and :func:`training.resume`; every
+hyper-parameter flag is derived from :class:`training.presets.Hyperparameters`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sentiment_export.errors import SentimentExportError
+
+from . import distributed
+from .csv_reader import CsvOptions
+from .data import data_files
+from .loop import TrainConfig, TrainResult, resume, train
+from .presets import PRESETS, Hyperparameters
+
+_DESCRIPTION = """\
+Train the LSTM SentimentNet on labelled reviews, evaluate it on the test file,
+and export it as an artifact. With no arguments: the 'default' preset on the
+embedded review snippets (a few minutes on 2 CPU cores).
+
+Data: the Amazon Reviews polarity format ('__label__1 <text>' negative,
+'__label__2 <text>' positive; plain or .bz2) or CSV files (*.csv, *.csv.bz2).
+The validation split is carved from the training file; the test file is used
+once, for the final evaluation.
+
+Distributed: torchrun --nproc_per_node=N -m training ... (gloo on CPU, NCCL on
+GPUs); --batch-size is then the global batch, shared by the processes.
+"""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _preset_values(name: str) -> str:
+    return ", ".join(f"{preset}={getattr(values, name)}" for preset, values in PRESETS.items())
+
+
+def _add_hyperparameter_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "hyper-parameters", "each overrides the preset's value (shown in brackets for every preset)"
+    )
+    for spec in fields(Hyperparameters):
+        help_text = f"{spec.metadata['help']} [{_preset_values(spec.name)}]"
+        if spec.type == "bool":
+            group.add_argument(_flag(spec.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            continue
+        kind = {"int": int, "float": float, "str": str}[spec.type]  # annotations are strings here
+        group.add_argument(_flag(spec.name), type=kind, default=None, metavar=spec.name.upper(), help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (separate so that tests and docs can inspect it)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly (default: default)")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", type=Path, metavar="DIR",
+                      help="directory holding train.ft.txt[.bz2] and test.ft.txt[.bz2] (default: the embedded snippets)")
+    data.add_argument("--train", type=Path, metavar="FILE", help="training file (with --test; instead of --data-dir)")
+    data.add_argument("--test", type=Path, metavar="FILE", help="test file, used only for the final evaluation")
+    data.add_argument("--strict", action="store_true",
+                      help="fail at the first malformed line instead of skipping and counting it")
+    data.add_argument("--val-fraction", type=float, default=0.1,
+                      help="fraction of the training file held out for validation (default: 0.1)")
+    data.add_argument("--val-seed", type=int, default=0,
+                      help="seed of the validation split, independent of --seed (default: 0)")
+    defaults = CsvOptions()
+    data.add_argument("--csv-text-column", default=defaults.text_column,
+                      help=f"CSV files: column holding the review text (default: {defaults.text_column})")
+    data.add_argument("--csv-label-column", default=defaults.label_column,
+                      help=f"CSV files: column holding the label (default: {defaults.label_column})")
+    data.add_argument("--csv-negative-label", default=defaults.negative_label,
+                      help=f"CSV files: label value meaning negative (default: {defaults.negative_label})")
+    data.add_argument("--csv-positive-label", default=defaults.positive_label,
+                      help=f"CSV files: label value meaning positive (default: {defaults.positive_label})")
+
+    _add_hyperparameter_flags(parser)
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--seed", type=int, default=0,
+                     help="seed of weight initialisation, data order and dropout; same seed on CPU = same weights (default: 0)")
+    run.add_argument("--device", choices=distributed.DEVICES, default="auto",
+                     help="auto = CUDA when available, else CPU; cuda without a GPU is an error (default: auto)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads for torch (torch.set_num_threads; default: torch's choice)")
+    run.add_argument("--run-dir", type=Path, metavar="DIR",
+                     help="where to write checkpoints, history and plots (default: RUNS_ROOT/<preset>-<timestamp>)")
+    run.add_argument("--runs-root", type=Path, default=Path("runs"), metavar="RUNS_ROOT",
+                     help="parent of generated run directories (default: runs)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue the run in RUN_DIR from its last.pt, with its own settings and data")
+    run.add_argument("--max-steps", type=int, metavar="N",
+                     help="stop after N optimizer steps in total, as if interrupted (last.pt is written; --resume continues)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+
+    export = parser.add_argument_group("export (after training, from best.pt)")
+    export.add_argument("--no-export", action="store_true", help="do not export an artifact at the end")
+    export.add_argument("--artifact-name", help="artifact name (default: the exporter's, derived from the run)")
+    export.add_argument("--artifact-version", default="1.0.0", help="artifact version (default: 1.0.0)")
+    export.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"),
+                        help="where artifacts are written (default: artifacts)")
+    return parser
+
+
+def _hyperparameter_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {spec.name: getattr(args, spec.name) for spec in fields(Hyperparameters) if getattr(args, spec.name) is not None}
+
+
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.data_dir and (args.train or args.test):
+        parser.error("give either --data-dir or --train/--test, not both")
+    if bool(args.train) != bool(args.test):
+        parser.error("--train and --test go together (the test file is used for the final evaluation)")
+    if args.resume:
+        changed = sorted(_flag(name) for name in _hyperparameter_overrides(args))
+        for flag, value, default in (
+            ("--preset", args.preset, "default"), ("--data-dir", args.data_dir, None), ("--train", args.train, None),
+            ("--seed", args.seed, 0), ("--run-dir", args.run_dir, None), ("--val-fraction", args.val_fraction, 0.1),
+            ("--val-seed", args.val_seed, 0), ("--strict", args.strict, False),
+        ):
+            if value != default:
+                changed.append(flag)
+        if changed:
+            parser.error(f"--resume continues a run with its own settings and data; drop {', '.join(changed)}")
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    if args.data_dir:
+        train_file, test_file = data_files(args.data_dir)
+    else:
+        train_file, test_file = args.train, args.test
+    return TrainConfig(
+        preset=args.preset,
+        hyperparameters=PRESETS[args.preset].with_overrides(**_hyperparameter_overrides(args)),
+        train_file=train_file,
+        test_file=test_file,
+        csv_options=CsvOptions(args.csv_text_column, args.csv_label_column, args.csv_negative_label, args.csv_positive_label),
+        strict=args.strict,
+        val_fraction=args.val_fraction,
+        val_seed=args.val_seed,
+        seed=args.seed,
+        device=args.device,
+        run_dir=args.run_dir,
+        runs_root=args.runs_root,
+        max_steps=args.max_steps or 0,
+        progress=not args.no_progress,
+    )
+
+
+def _report(result: TrainResult) -> None:
+    metrics = result.metrics
+    print(f"run directory: {result.run_dir}")
+    if not result.finished:
+        print(f"stopped at --max-steps; continue with: python -m training --resume {result.run_dir}")
+        return
+    print(
+        f"best validation: loss {metrics['best_val_loss']:.4f}, accuracy {100 * metrics['best_val_accuracy']:.2f}%"
+        f"{' (stopped early)' if result.stopped_early else ''}"
+    )
+    print(f"test: loss {metrics['test_loss']:.4f}, accuracy {100 * metrics['test_accuracy']:.2f}%")
+    print(
+        f"training: {metrics['train_seconds']:.1f} s, {metrics['reviews_per_second']} reviews/s, "
+        f"{metrics['epochs_run']} epochs"
+    )
+    print(f"best checkpoint: {result.best_checkpoint}")
+
+
+def _export(result: TrainResult, args: argparse.Namespace) -> None:
+    try:
+        from sentiment_export.export import export_artifact
+    except ImportError as error:
+        raise SentimentExportError(
+            f"cannot export: sentiment_export.export is not available ({error}); the trained model is in "
+            f"{result.best_checkpoint}; rerun with --no-export"
+        ) from error
+    artifact = export_artifact(
+        result.best_checkpoint, out_dir=args.artifacts_dir, name=args.artifact_name, version=args.artifact_version
+    )
+    print(f"artifact: {artifact}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad arguments or data, 1 other failure)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_combinations(parser, args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    context = None
+    try:
+        context = distributed.setup(args.device)
+        if args.resume:
+            result = resume(args.resume, max_steps=args.max_steps, device=args.device,
+                            progress=not args.no_progress, context=context)
+        else:
+            result = train(_config(args), context=context)
+        if context.is_main:
+            _report(result)
+            if result.finished and not args.no_export:
+                _export(result, args)
+    except (SentimentExportError, ValueError, FileNotFoundError) as error:
+        where = f"rank {context.rank}: " if context is not None and context.distributed else ""
+        print(f"error: {where}{error}", file=sys.stderr)
+        return 2
+    finally:
+        if context is not None:
+            distributed.teardown(context)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

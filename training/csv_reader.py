@@ -1,0 +1,88 @@
+"""Labelled reviews from a CSV file (a text column and a label column, names configurable).
+
+Rows that cannot become an example are counted by reason, like the Amazon
+format reader does (:class:`sentiment_export.reviews.MalformedLines`), or
+raise :class:`DataFormatError` with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentiment_export.errors import DataFormatError
+from sentiment_export.reviews import MalformedLines, Review
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """Which columns hold the text and the label, and which label values mean negative / positive."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    negative_label: str = "0"
+    positive_label: str = "1"
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with open(path, "rb") as probe:
+        compressed = probe.read(3) == b"BZh"
+    raw = bz2.open(path, "rb") if compressed else open(path, "rb")
+    # surrogateescape keeps undecodable bytes visible (as surrogates) so that the
+    # row holding them is counted instead of the whole file failing.
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def _has_undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def read_csv_reviews(
+    path: str | os.PathLike[str], *, options: CsvOptions = CsvOptions(), strict: bool = False
+) -> tuple[list[Review], MalformedLines]:
+    """All reviews of a CSV file (plain or bz2, UTF-8, header row first) and the report of skipped rows.
+
+    Raises :class:`DataFormatError` when a configured column is missing from the
+    header, or (``strict=True``) at the first row that cannot become a review.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CSV file {path} does not exist")
+    labels = {options.negative_label: 0, options.positive_label: 1}
+    malformed = MalformedLines()
+    reviews: list[Review] = []
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in (options.text_column, options.label_column) if c not in header]
+        if missing:
+            raise DataFormatError(
+                f"CSV file {path} has no column(s) {missing}; its header is {header}. "
+                "Name the columns with --csv-text-column / --csv-label-column"
+            )
+        for row in reader:
+            text, label = row.get(options.text_column), row.get(options.label_column)
+            if text is None or label is None:
+                reason = "missing field"
+            elif _has_undecodable(text) or _has_undecodable(label):
+                reason = "undecodable bytes"
+            elif label.strip() not in labels:
+                reason = "unknown label"
+            elif not text.strip():
+                reason = "empty text"
+            else:
+                reviews.append(Review(text, labels[label.strip()]))
+                continue
+            if strict:
+                raise DataFormatError(
+                    f"{path}, line {reader.line_num}: {reason}; expected a UTF-8 text in column "
+                    f"{options.text_column!r} and {options.negative_label!r} (negative) or "
+                    f"{options.positive_label!r} (positive) in column {options.label_column!r} "
+                    "(drop --strict to skip and count such rows)"
+                )
+            malformed.add(reason, reader.line_num)
+    return reviews, malformed

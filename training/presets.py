@@ -1,0 +1,118 @@
+"""Named sets of hyper-parameters: the article's ``seed`` and a CPU-friendly ``default``.
+
+A preset is one :class:`Hyperparameters` value; add one by adding an entry to
+:data:`PRESETS`. Every field can be overridden from the command line (the CLI
+derives one flag per field, with the field's ``help`` as its description).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from sentiment_export import PreprocessingSpec, SentimentNetConfig
+
+
+def _field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Every setting that shapes the trained model: network, spec overrides, optimisation, vocabulary."""
+
+    # network (SentimentNetConfig)
+    embedding_dim: int = _field(400, "size of each token's embedding vector")
+    hidden_dim: int = _field(512, "LSTM hidden units per layer (and per direction)")
+    num_layers: int = _field(2, "number of stacked LSTM layers")
+    dropout: float = _field(0.5, "dropout before the output layer (and between LSTM layers when there are several)")
+    embedding_dropout: float = _field(0.0, "dropout on the embeddings")
+    bidirectional: bool = _field(False, "also run each LSTM layer backwards over the review")
+    pooling: str = _field("last", "how the LSTM outputs become one vector: 'last' real step or 'mean_max' over steps")
+    # preprocessing spec overrides
+    max_length: int = _field(200, "keep at most this many tokens of a review (spec field)")
+    truncation_side: str = _field("right", "which end of a long review to keep: 'right' keeps the head (spec field)")
+    # vocabulary
+    min_freq: int = _field(2, "a token enters the vocabulary if it occurs at least this often in the training split")
+    max_vocab_size: int = _field(0, "keep only the most frequent tokens, PAD and UNK included (0 = no limit)")
+    # optimisation
+    batch_size: int = _field(400, "reviews per optimizer step (over all processes when distributed)")
+    learning_rate: float = _field(0.005, "Adam learning rate")
+    weight_decay: float = _field(0.0, "Adam L2 weight decay")
+    grad_clip: float = _field(5.0, "clip the gradient norm to this value (0 = no clipping)")
+    epochs: int = _field(2, "passes over the training split")
+    eval_every: int = _field(0, "also evaluate on the validation split every N optimizer steps (0 = once per epoch)")
+    patience: int = _field(0, "stop after this many evaluations without a lower validation loss (0 = never stop early)")
+
+    def __post_init__(self) -> None:
+        positive = ("embedding_dim", "hidden_dim", "num_layers", "max_length", "min_freq", "batch_size", "epochs")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("max_vocab_size", "grad_clip", "eval_every", "patience", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("dropout", "embedding_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if 0 < self.max_vocab_size < 3:
+            raise ValueError(f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}")
+
+    def model_config(self, vocab_size: int) -> SentimentNetConfig:
+        """The network's config for a vocabulary of ``vocab_size`` tokens."""
+        return SentimentNetConfig(
+            vocab_size=vocab_size,
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            embedding_dropout=self.embedding_dropout,
+            bidirectional=self.bidirectional,
+            pooling=self.pooling,
+        )
+
+    def spec(self) -> PreprocessingSpec:
+        """The default preprocessing spec with this preset's overrides (validated by the spec)."""
+        return PreprocessingSpec().with_overrides(max_length=self.max_length, truncation_side=self.truncation_side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hyperparameters:
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown hyper-parameters {unknown}")
+        return cls(**data)
+
+    def with_overrides(self, **changes: Any) -> Hyperparameters:
+        """A copy with some values changed; ``None`` values are ignored (flag not given)."""
+        return replace(self, **{name: value for name, value in changes.items() if value is not None})
+
+
+PRESETS: dict[str, Hyperparameters] = {
+    # The article's choices, exactly (DESIGN.md).
+    "seed": Hyperparameters(),
+    # Trains the embedded snippets in a few minutes on 2 CPU cores.
+    "default": Hyperparameters(
+        embedding_dim=64,
+        hidden_dim=128,
+        num_layers=1,
+        dropout=0.5,
+        batch_size=64,
+        learning_rate=0.003,
+        epochs=6,
+        patience=3,
+    ),
+}
+"""Preset name -> hyper-parameters. Add an entry to add a preset."""
+
+
+def get_preset(name: str) -> Hyperparameters:
+    """The preset called ``name``; raises ``ValueError`` listing the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
