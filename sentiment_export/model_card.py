@@ -1,0 +1,127 @@
+"""MODEL_CARD.md: the artifact's manifest told to a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _data_rows(data: dict[str, Any]) -> list[str]:
+    rows = ["| split | file | examples | malformed lines | sha256 |", "|---|---|---|---|---|"]
+    for split, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        malformed = entry.get("malformed")
+        malformed_total = sum(malformed.values()) if isinstance(malformed, dict) else malformed
+        rows.append(
+            f"| {split} | `{entry.get('file', 'n/a')}` | {entry.get('examples', 'n/a')} | "
+            f"{malformed_total if malformed_total is not None else 'n/a'} | `{str(entry.get('sha256', 'n/a'))[:16]}…` |"
+        )
+    return rows
+
+
+def render_model_card(manifest: dict[str, Any]) -> str:
+    """Markdown for ``MODEL_CARD.md`` from a complete manifest (metrics and parity included)."""
+    name, version = manifest["name"], manifest["version"]
+    config = manifest["model"]["config"]
+    spec = manifest["preprocessing"]
+    test = manifest["metrics"]["test"]
+    parity = manifest["metrics"]["parity"]
+    training = manifest.get("training", {})
+    software = manifest["software"]
+    backends = parity["backends"]
+    directory = f"{name}-{version}"
+    lines = [
+        f"# Model card: {name} {version}",
+        "",
+        "## What it is",
+        "",
+        "A binary sentiment classifier for English review text: SentimentNet (embedding -> "
+        f"{config['num_layers']}-layer {'bidirectional ' if config['bidirectional'] else ''}LSTM -> linear -> "
+        "sigmoid). Input: a review as a raw string; output: P(positive) in [0, 1]; the label is "
+        "`positive` when P >= 0.5.",
+        "",
+        f"- embedding {config['embedding_dim']}, hidden {config['hidden_dim']}, pooling `{config['pooling']}`, "
+        f"vocabulary {config['vocab_size']} tokens, {manifest['model']['parameters']:,} parameters",
+        f"- preprocessing spec version {spec['spec_version']}: lower-casing, digits -> `0`, URLs -> `<url>`, "
+        f"tokenizer `{spec['tokenizer']}`, at most {spec['max_length']} tokens (longer text is cut, "
+        f"{spec['truncation_side']} side dropped)",
+        f"- created {manifest['created_utc']} with torch {software['torch']}, onnx {software['onnx']}, "
+        f"onnxruntime {software['onnxruntime']}"
+        + (f", from git commit `{manifest['git']['commit'][:12]}`" if manifest.get("git") else ""),
+        "",
+        "## Data",
+        "",
+        f"Training preset: `{training.get('preset', 'n/a')}`. Reviews in the Amazon Reviews polarity format "
+        "(`__label__1` negative, `__label__2` positive).",
+        "",
+        *_data_rows(training.get("data", {})),
+        "",
+        "## Metrics",
+        "",
+        f"On the test file `{test['file']}` ({test['examples']} reviews):",
+        "",
+        "| model | accuracy | log loss |",
+        "|---|---|---|",
+        f"| fp32 (`model.onnx`, `model.pt`) | {_percent(test['fp32']['accuracy'])} | {_number(test['fp32']['loss'])} |",
+        f"| int8 (`model.int8.onnx`) | {_percent(test['int8']['accuracy'])} | {_number(test['int8']['loss'])} |",
+        "",
+        f"int8 labels agree with fp32 on {_percent(test['int8_label_agreement'])} of the test reviews.",
+        "",
+        f"Parity with eager PyTorch ({parity['texts']} texts, batch sizes {parity['batch_sizes']}, sequence "
+        f"lengths {parity['sequence_lengths']['min']}..{parity['sequence_lengths']['max']}): TorchScript max abs "
+        f"diff {backends['torchscript']['max_abs_diff']:.2g}, ONNX {backends['onnx']['max_abs_diff']:.2g} "
+        f"(tolerance {parity['fp32_atol']:g}); int8 label agreement {_percent(backends['onnx_int8']['label_agreement'])}.",
+        "",
+        "## Intended use",
+        "",
+        "Scoring the sentiment of English product or movie reviews similar to the training data, where a "
+        "wrong score costs little (ranking, dashboards, triage). Not for decisions about people.",
+        "",
+        "## Limitations",
+        "",
+        f"- Only the first {spec['max_length']} tokens of a text count; sarcasm, negation over long "
+        "spans and mixed opinions are often misread.",
+        "- Words outside the vocabulary all map to one unknown token; other domains, languages or "
+        "spelling styles score worse than the metrics above.",
+        "- The empty text still gets a score (the model's prior); check for empty input yourself.",
+        "- int8 trades a little accuracy for size and CPU speed (see Metrics).",
+        "- Scores are not calibrated probabilities of anything outside the training distribution.",
+        "",
+        "## How to load it",
+        "",
+        "Python (checks every file's sha256 first):",
+        "",
+        "```python",
+        "from sentiment_export import SentimentModel, load_artifact",
+        "",
+        f'model = SentimentModel.load("artifacts/{directory}")          # onnxruntime, CUDA if it works, else CPU',
+        'print(model.predict(["Great battery life, would buy again."]))',
+        "",
+        f'artifact = load_artifact("artifacts/{directory}")            # or the .tar.gz / .zip',
+        "net = artifact.build_model()                                     # eager PyTorch, from weights.safetensors",
+        'ids = artifact.encoder().encode(["Not worth the money."])         # int64 (batch, sequence), right-padded',
+        "```",
+        "",
+        f"C++ (libtorch {software['torch'].split('+')[0]}, the version that wrote `model.pt`): "
+        "`model.pt` carries `spec.json`, `vocab.txt` and `manifest.json` as extra files, so it is enough on its own.",
+        "",
+        "```cpp",
+        "torch::jit::ExtraFilesMap extra{{\"spec.json\", \"\"}, {\"vocab.txt\", \"\"}, {\"manifest.json\", \"\"}};",
+        f'auto module = torch::jit::load("artifacts/{directory}/model.pt", torch::kCPU, extra);',
+        "// encode the text by extra[\"spec.json\"] + extra[\"vocab.txt\"] into int64 ids (batch, sequence), right-padded with 0",
+        "auto probability = module.forward({ids}).toTensor();   // float32 (batch,)",
+        "```",
+        "",
+        "Check an artifact: `python -m sentiment_export verify "
+        f"artifacts/{directory}` (checksums and the parity gate, exit code 0/1).",
+        "",
+    ]
+    return "\n".join(lines)
