@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,8 +27,9 @@ import numpy as np
 import torch
 
 from . import signature
+from .artifact import load_artifact
 from .encoder import TextEncoder
-from .errors import ParityError
+from .errors import ArtifactError, ParityError
 from .model import ProbabilityModel, SentimentNet
 from .providers import create_session, session_options
 
@@ -55,14 +57,14 @@ def select_verification_texts(
 ) -> list[str]:
     """``count`` texts of ``pool`` spread over its token lengths, plus edge cases, in a mixed order.
 
-    Picks texts at evenly spaced length quantiles (so short and long ones
+    Picks texts at evenly spaced length (character) quantiles (so short and long ones
     are both in), adds the empty text, a one-word text and a text longer than
     ``max_length`` tokens, and shuffles with ``seed`` so that every batch
     mixes lengths (and so needs padding).
     """
     if not pool:
         raise ValueError("the verification pool is empty; pass the texts of a non-empty test file")
-    by_length = sorted(pool, key=lambda text: len(encoder.tokenize(text)))
+    by_length = sorted(pool, key=len)  # characters: a cheap stand-in for token counts
     step = max(1, len(by_length) / count)
     chosen = [by_length[min(len(by_length) - 1, int(i * step))] for i in range(min(count, len(by_length)))]
     longest = by_length[-1]
@@ -361,3 +363,30 @@ def read_verification_texts(path: Path) -> list[str]:
     """The texts of a ``verification.json`` written by :func:`verification_record`."""
     record = json.loads(Path(path).read_text(encoding="utf-8"))
     return list(record["texts"])
+
+
+def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> ParityReport:
+    """Re-check an artifact: the loader's checks (format, every sha256), then the parity gate again.
+
+    Runs the gate on the texts in the artifact's ``verification.json``, with
+    eager PyTorch rebuilt from ``weights.safetensors``, at the batch sizes the
+    export used. ``tolerances`` (``fp32_atol``, ``int8_min_label_agreement``)
+    override the defaults. Raises :class:`ArtifactError` for a broken
+    artifact; returns the report (call ``raise_for_failures()`` to gate).
+    """
+    artifact = load_artifact(path)
+    try:
+        texts = read_verification_texts(artifact.file("verification"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ArtifactError(f"artifact {artifact.root}: verification.json is not a list of texts ({error}); re-export") from error
+    batch_sizes = artifact.manifest.get("metrics", {}).get("parity", {}).get("batch_sizes") or list(BATCH_SIZES)
+    return check_parity(
+        artifact.build_model(),
+        artifact.encoder(),
+        texts,
+        torchscript=artifact.file("torchscript"),
+        onnx=artifact.file("onnx"),
+        onnx_int8=artifact.file("onnx_int8"),
+        batch_sizes=batch_sizes,
+        **tolerances,
+    )

@@ -1,0 +1,7 @@
+"""``python -m sentiment_export``: see :mod:`sentiment_export.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
