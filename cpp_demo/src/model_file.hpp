@@ -1,0 +1,50 @@
+// The TorchScript model file: its embedded files, its torch version check,
+// and running it. The only part of the demo that includes libtorch headers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sentiment {
+
+/// The extra files sentiment_export embeds in the .pt (signature.TORCHSCRIPT_EXTRA_FILES).
+struct EmbeddedFiles {
+  std::string spec_json;
+  std::string vocab_text;
+  std::optional<std::string> manifest_json;
+};
+
+/// Reads the embedded files without loading the model, so that a model this
+/// libtorch cannot load can still be refused with a clear reason. Throws
+/// DemoError for a missing file, a file that is not a TorchScript archive,
+/// or an archive without spec.json or vocab.txt.
+EmbeddedFiles read_embedded_files(const std::string& path);
+
+/// The libtorch version this program was built against, e.g. "2.13.0".
+std::string libtorch_version();
+
+/// The torch version that wrote the model (manifest software.torch). Throws
+/// DemoError when the manifest lacks it or when its major.minor is newer than
+/// this libtorch (which cannot load files from newer releases).
+std::string check_torch_version(const std::string& manifest_json, const std::string& path);
+
+class SentimentModel {
+ public:
+  /// Loads the TorchScript module on the CPU; `written_by` only words errors.
+  SentimentModel(const std::string& path, const std::string& written_by);
+  ~SentimentModel();
+  SentimentModel(const SentimentModel&) = delete;
+  SentimentModel& operator=(const SentimentModel&) = delete;
+
+  /// P(positive) for each row of a row-major (rows, width) int64 id matrix.
+  std::vector<float> probabilities(const std::vector<int64_t>& matrix, int64_t rows, int64_t width);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sentiment

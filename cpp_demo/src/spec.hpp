@@ -1,0 +1,44 @@
+// The preprocessing spec (sentiment_export/spec.py), read from spec.json.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sentiment {
+
+/// The spec version this program reads: sentiment_export.spec.SPEC_VERSION.
+inline constexpr int kSpecVersion = 1;
+
+/// One tokenizer step: a global regex substitution, or surrounding the text with `pad`.
+struct TokenizerStep {
+  bool is_pad = false;
+  std::string pad;
+  std::string pattern;
+  std::string replacement;
+};
+
+struct PreprocessingSpec {
+  int64_t max_length = 0;
+  bool lowercase = true;
+  std::string digit_pattern;
+  std::string digit_replacement;
+  std::string url_pattern;
+  std::string url_token;
+  std::string tokenizer_name;
+  std::vector<TokenizerStep> tokenizer_steps;
+  std::string padding_side;
+  std::string truncation_side;
+  std::string pad_token;
+  int64_t pad_id = 0;
+  std::string unk_token;
+  int64_t unk_id = 1;
+  int64_t spec_version = 0;
+};
+
+/// Parses and checks spec.json as PreprocessingSpec.from_json does: an
+/// unknown version, unknown or missing keys and out-of-range values are
+/// errors (DemoError), never guesses.
+PreprocessingSpec parse_spec(const std::string& json_text);
+
+}  // namespace sentiment

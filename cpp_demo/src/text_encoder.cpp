@@ -1,0 +1,144 @@
+#include "text_encoder.hpp"
+
+#include <algorithm>
+
+#include "errors.hpp"
+#include "unicode_text.hpp"
+
+namespace sentiment {
+namespace {
+
+// Python's re.sub template without backslashes is literal text; in PCRE2 '$' must be doubled.
+std::string literal_replacement(const std::string& text, const std::string& what) {
+  if (text.find('\\') != std::string::npos) {
+    throw DemoError("spec.json: " + what + " '" + text + "' contains a backslash (a Python template escape)");
+  }
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '$') {
+      out += '$';
+    }
+  }
+  return out;
+}
+
+bool has_python_space(const std::string& token) {
+  const std::vector<std::string> pieces = python_split(token);
+  return pieces.size() != 1 || pieces.front().size() != token.size();
+}
+
+}  // namespace
+
+Vocabulary::Vocabulary(const std::string& vocab_text, const PreprocessingSpec& spec) : unk_id_(spec.unk_id) {
+  if (const auto bad = find_invalid_utf8(vocab_text)) {
+    throw DemoError("vocab.txt is not UTF-8 (byte " + std::to_string(*bad) + ")");
+  }
+  if (!vocab_text.empty() && vocab_text.back() != '\n') {
+    throw DemoError("vocab.txt must end with a newline (is the file truncated?)");
+  }
+  std::vector<std::string> tokens;
+  std::size_t start = 0;
+  while (start < vocab_text.size()) {
+    const std::size_t end = vocab_text.find('\n', start);
+    tokens.push_back(vocab_text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (tokens.size() < 2 || tokens[0] != spec.pad_token || tokens[1] != spec.unk_token) {
+    throw DemoError("vocab.txt must start with the lines '" + spec.pad_token + "' and '" + spec.unk_token +
+                    "' (ids " + std::to_string(spec.pad_id) + " and " + std::to_string(spec.unk_id) + ")");
+  }
+  for (std::size_t id = 0; id < tokens.size(); ++id) {
+    if (tokens[id].empty() || has_python_space(tokens[id])) {
+      throw DemoError("vocab.txt: token " + std::to_string(id) + " ('" + tokens[id] + "') is empty or has whitespace");
+    }
+    if (!index_of_.emplace(tokens[id], static_cast<int64_t>(id)).second) {
+      throw DemoError("vocab.txt has the token '" + tokens[id] + "' twice");
+    }
+  }
+}
+
+int64_t Vocabulary::lookup(const std::string& token) const {
+  const auto found = index_of_.find(token);
+  return found == index_of_.end() ? unk_id_ : found->second;
+}
+
+TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
+    : spec_(std::move(spec)),
+      vocabulary_(vocab_text, spec_),
+      digit_(spec_.digit_pattern, "digit_pattern"),
+      digit_replacement_(literal_replacement(spec_.digit_replacement, "digit_replacement")),
+      url_(spec_.url_pattern, "url_pattern") {
+  for (std::size_t index = 0; index < spec_.tokenizer_steps.size(); ++index) {
+    const TokenizerStep& step = spec_.tokenizer_steps[index];
+    Step compiled;
+    if (step.is_pad) {
+      compiled.text = step.pad;
+    } else {
+      compiled.regex.emplace(step.pattern, "tokenizer step " + std::to_string(index));
+      compiled.regex->check_replacement(step.replacement);
+      compiled.text = step.replacement;
+    }
+    steps_.push_back(std::move(compiled));
+  }
+}
+
+std::vector<std::string> TextEncoder::split_words(std::string_view piece) const {
+  std::string text(piece);
+  for (const Step& step : steps_) {
+    text = step.regex ? step.regex->substitute(text, step.text) : step.text + text + step.text;
+  }
+  return python_split(text);
+}
+
+std::vector<std::string> TextEncoder::tokenize(std::string_view raw) const {
+  std::string text = spec_.lowercase ? python_lower(raw) : std::string(raw);
+  text = digit_.substitute(text, digit_replacement_);
+  std::vector<std::string> tokens;
+  std::size_t start = 0;
+  for (const auto& [match_start, match_end] : url_.find_all(text)) {
+    for (auto& word : split_words(std::string_view(text).substr(start, match_start - start))) {
+      tokens.push_back(std::move(word));
+    }
+    tokens.push_back(spec_.url_token);
+    start = match_end;
+  }
+  for (auto& word : split_words(std::string_view(text).substr(start))) {
+    tokens.push_back(std::move(word));
+  }
+  return tokens;
+}
+
+std::vector<int64_t> TextEncoder::encode_ids(std::string_view text) const {
+  const std::vector<std::string> tokens = tokenize(text);
+  std::vector<int64_t> ids;
+  ids.reserve(tokens.size());
+  for (const auto& token : tokens) {
+    ids.push_back(vocabulary_.lookup(token));
+  }
+  const auto limit = static_cast<std::size_t>(spec_.max_length);
+  if (ids.size() > limit) {
+    if (spec_.truncation_side == "right") {
+      ids.resize(limit);  // keep the head
+    } else {
+      ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(limit));  // keep the tail
+    }
+  }
+  return ids;
+}
+
+std::vector<int64_t> TextEncoder::pad(const std::vector<std::vector<int64_t>>& rows, int64_t& width) const {
+  std::size_t longest = 1;
+  for (const auto& row : rows) {
+    longest = std::max(longest, row.size());
+  }
+  width = static_cast<int64_t>(longest);
+  std::vector<int64_t> matrix(rows.size() * longest, spec_.pad_id);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const std::size_t offset = r * longest + (spec_.padding_side == "right" ? 0 : longest - rows[r].size());
+    std::copy(rows[r].begin(), rows[r].end(), matrix.begin() + static_cast<std::ptrdiff_t>(offset));
+  }
+  return matrix;
+}
+
+}  // namespace sentiment

@@ -1,0 +1,68 @@
+// TextEncoder: raw UTF-8 text -> token ids, by the spec and vocabulary that the
+// model file carries; the C++ twin of sentiment_export/encoder.py.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "python_regex.hpp"
+#include "spec.hpp"
+
+namespace sentiment {
+
+/// Token -> id table from vocab.txt (one token per line, line number = id).
+class Vocabulary {
+ public:
+  /// Checks vocab.txt as sentiment_export's Vocabulary does; throws DemoError.
+  Vocabulary(const std::string& vocab_text, const PreprocessingSpec& spec);
+
+  /// The id of `token`, or the spec's unk_id for a token not in the table.
+  int64_t lookup(const std::string& token) const;
+  std::size_t size() const { return index_of_.size(); }
+
+ private:
+  std::unordered_map<std::string, int64_t> index_of_;
+  int64_t unk_id_;
+};
+
+class TextEncoder {
+ public:
+  /// Compiles every pattern of the spec; throws DemoError for a spec or
+  /// vocabulary this encoder cannot reproduce exactly.
+  TextEncoder(PreprocessingSpec spec, const std::string& vocab_text);
+
+  /// Tokens of `text` (well-formed UTF-8): lower-case, digits, URLs cut out
+  /// as url_token, tokenizer steps on each piece, split on whitespace.
+  std::vector<std::string> tokenize(std::string_view text) const;
+
+  /// Ids of `text`, truncated to max_length on the spec's side, not padded.
+  std::vector<int64_t> encode_ids(std::string_view text) const;
+
+  /// Rows padded with pad_id to the longest row (at least 1 column) on the
+  /// spec's padding side, row-major; `width` receives the column count.
+  std::vector<int64_t> pad(const std::vector<std::vector<int64_t>>& rows, int64_t& width) const;
+
+  const PreprocessingSpec& spec() const { return spec_; }
+  std::size_t vocabulary_size() const { return vocabulary_.size(); }
+
+ private:
+  struct Step {
+    std::optional<PythonRegex> regex;  // empty for a pad step
+    std::string text;                  // the replacement, or the padding
+  };
+
+  std::vector<std::string> split_words(std::string_view piece) const;
+
+  PreprocessingSpec spec_;
+  Vocabulary vocabulary_;
+  PythonRegex digit_;
+  std::string digit_replacement_;  // in PCRE2 replacement syntax
+  PythonRegex url_;
+  std::vector<Step> steps_;
+};
+
+}  // namespace sentiment

@@ -1,0 +1,191 @@
+#include "unicode_text.hpp"
+
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+namespace sentiment {
+namespace {
+
+// Reads the code point starting at text[i] (text is well-formed UTF-8) and moves i past it.
+char32_t next_code_point(std::string_view text, std::size_t& i) {
+  UChar32 c;
+  U8_NEXT_UNSAFE(text.data(), i, c);
+  return static_cast<char32_t>(c);
+}
+
+// Reads the code point ending just before text[i] and moves i to its start.
+char32_t previous_code_point(std::string_view text, std::size_t& i) {
+  UChar32 c;
+  U8_PREV_UNSAFE(text.data(), i, c);
+  return static_cast<char32_t>(c);
+}
+
+void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+// ICU may know a newer Unicode than Python; a character assigned after
+// Python's version has no properties in Python.
+bool known_to_python(char32_t c) {
+  UVersionInfo age;
+  u_charAge(static_cast<UChar32>(c), age);
+  return age[0] < kPythonUnicodeMajor || (age[0] == kPythonUnicodeMajor && age[1] <= kPythonUnicodeMinor);
+}
+
+bool is_cased(char32_t c) {
+  return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_CASED) && known_to_python(c);
+}
+
+bool is_case_ignorable(char32_t c) {
+  return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_CASE_IGNORABLE) && known_to_python(c);
+}
+
+// CPython's handle_capital_sigma: the U+03A3 at text[start, end) lowers to
+// final sigma when a cased letter precedes it and none follows it (skipping
+// case-ignorable characters on both sides).
+bool is_final_sigma(std::string_view text, std::size_t start, std::size_t end) {
+  std::size_t j = start;
+  bool cased_before = false;
+  while (j > 0) {
+    char32_t c = previous_code_point(text, j);
+    if (!is_case_ignorable(c)) {
+      cased_before = is_cased(c);
+      break;
+    }
+  }
+  if (!cased_before) {
+    return false;
+  }
+  std::size_t k = end;
+  while (k < text.size()) {
+    char32_t c = next_code_point(text, k);
+    if (!is_case_ignorable(c)) {
+      return !is_cased(c);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead == 0xE0) {
+      length = 3, low = 0xA0;  // no overlong forms
+    } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
+      length = 3;
+    } else if (lead == 0xED) {
+      length = 3, high = 0x9F;  // no surrogates
+    } else if (lead == 0xF0) {
+      length = 4, low = 0x90;
+    } else if (lead >= 0xF1 && lead <= 0xF3) {
+      length = 4;
+    } else if (lead == 0xF4) {
+      length = 4, high = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > n) {
+      return i;
+    }
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) {
+      return i;
+    }
+    for (std::size_t k = 2; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+std::string python_lower(std::string_view text) {
+  // Character by character with ICU's simple mapping: for every code point
+  // the full lower-case mapping equals the simple one except U+0130, and the
+  // only context-dependent mapping is Final_Sigma, done here by CPython's rule
+  // with Python's Unicode version (u_strToLower would use ICU's newer one).
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      out += static_cast<char>(byte >= 'A' && byte <= 'Z' ? byte + ('a' - 'A') : byte);
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    const char32_t c = next_code_point(text, i);
+    if (c == 0x0130) {
+      out += "i\xCC\x87";  // LATIN CAPITAL LETTER I WITH DOT ABOVE -> i + COMBINING DOT ABOVE
+    } else if (c == 0x03A3) {
+      append_utf8(out, is_final_sigma(text, start, i) ? 0x03C2 : 0x03C3);
+    } else {
+      append_utf8(out, static_cast<char32_t>(u_tolower(static_cast<UChar32>(c))));
+    }
+  }
+  return out;
+}
+
+bool is_python_space(char32_t c) {
+  switch (c) {
+    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
+    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
+    case 0x85: case 0xA0: case 0x1680:
+    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+      return true;
+    default:
+      return c >= 0x2000 && c <= 0x200A;
+  }
+}
+
+std::vector<std::string> python_split(std::string_view text) {
+  std::vector<std::string> pieces;
+  std::size_t piece_start = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    if (is_python_space(next_code_point(text, i))) {
+      if (start > piece_start) {
+        pieces.emplace_back(text.substr(piece_start, start - piece_start));
+      }
+      piece_start = i;
+    }
+  }
+  if (text.size() > piece_start) {
+    pieces.emplace_back(text.substr(piece_start));
+  }
+  return pieces;
+}
+
+}  // namespace sentiment

@@ -1,0 +1,34 @@
+// Unicode text operations that must behave exactly like CPython 3.11's str
+// methods, on UTF-8 strings.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentiment {
+
+/// Unicode version of CPython 3.11's unicodedata; characters that ICU knows
+/// but that were assigned after it are treated as unassigned (as Python does).
+inline constexpr int kPythonUnicodeMajor = 14;
+inline constexpr int kPythonUnicodeMinor = 0;
+
+/// Byte offset of the first ill-formed UTF-8 sequence (overlong forms,
+/// surrogates and code points above U+10FFFF included), or nullopt when the
+/// whole text is well-formed: the same bytes Python's strict decoder rejects.
+std::optional<std::size_t> find_invalid_utf8(std::string_view text);
+
+/// Python's str.lower(): full lower-case mapping (U+0130 -> "i\u0307") and
+/// the Final_Sigma rule for U+03A3, with ICU's character data.
+std::string python_lower(std::string_view text);
+
+/// Python's str.split() with no argument: split on str.isspace() characters,
+/// dropping empty pieces.
+std::vector<std::string> python_split(std::string_view text);
+
+/// Python's str.isspace() for one code point.
+bool is_python_space(char32_t code_point);
+
+}  // namespace sentiment
