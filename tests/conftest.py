@@ -103,3 +103,43 @@ def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathF
     from sentiment_export.export import export_artifact
 
     return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0")
+
+
+@pytest.fixture(scope="session")
+def small_test_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 300 reviews of the embedded test file: for exports whose metrics do not matter (fast)."""
+    import bz2
+
+    lines = bz2.open(_DEFAULT_DATA / "test.ft.txt.bz2", "rt", encoding="utf-8").read().splitlines(keepends=True)
+    path = tmp_path_factory.mktemp("data") / "test-300.ft.txt"
+    path.write_text("".join(lines[:300]), encoding="utf-8")
+    return path
+
+
+# --- training fixtures (issue 2): a real subset of the embedded snippets, as plain files ----------
+
+
+@pytest.fixture(scope="session")
+def snippets_subset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(train, test) plain-text files: the first 4,000 training and 800 test snippets (real data, fast to train)."""
+    import bz2
+
+    directory = tmp_path_factory.mktemp("snippets-subset")
+    paths = []
+    for split, count in (("train", 4000), ("test", 800)):
+        lines = bz2.open(_DEFAULT_DATA / f"{split}.ft.txt.bz2", "rb").read().splitlines(keepends=True)
+        path = directory / f"{split}.ft.txt"
+        path.write_bytes(b"".join(lines[:count]))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: small LSTMs on a shared 2-core machine are many times slower with two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,136 @@
+"""Reading labelled reviews: the Amazon polarity reader, the CSV reader, and what the metadata says about a file."""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from sentiment_export.errors import DataFormatError
+from sentiment_export.reviews import ReviewFile, read_reviews
+from training import CsvOptions, data_files, read_csv_reviews, read_labelled_file
+
+AMAZON_LINES = [
+    b"__label__2 Great product, works as described.\n",  # 1 ok
+    b"__label__1 Broke after two days.\n",  # 2 ok
+    b"just some text without a label\n",  # 3 no label
+    b"__label__3 a third class\n",  # 4 unknown label
+    b"__label__2 caf\xe9 in latin-1\n",  # 5 undecodable bytes
+    b"\n",  # 6 empty line
+    b"__label__1 \n",  # 7 empty text
+    b"__label__2 Fine.\r\n",  # 8 ok (CRLF)
+    b"__label__1 last line without newline",  # 9 ok
+]
+
+
+def _write(path: Path, data: bytes, *, compressed: bool) -> Path:
+    path.write_bytes(bz2.compress(data) if compressed else data)
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "bz2"])
+def test_amazon_reader_counts_malformed_lines_by_kind(tmp_path: Path, compressed: bool) -> None:
+    path = _write(tmp_path / "train.ft.txt", b"".join(AMAZON_LINES), compressed=compressed)
+    reviews, malformed = read_reviews(path)
+    assert [(r.label, r.text) for r in reviews] == [
+        (1, "Great product, works as described."),
+        (0, "Broke after two days."),
+        (1, "Fine."),
+        (0, "last line without newline"),
+    ]
+    assert malformed.to_dict() == {
+        "empty line": 1,
+        "empty text": 1,
+        "no label": 1,
+        "undecodable bytes": 1,
+        "unknown label": 1,
+    }
+    assert malformed.examples["undecodable bytes"] == [5]
+    assert "5 malformed lines skipped" in malformed.describe()
+
+
+def test_amazon_reader_strict_raises_naming_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "train.ft.txt", b"".join(AMAZON_LINES), compressed=True)
+    with pytest.raises(DataFormatError, match=r"line 3: no label; expected '__label__1 <text>'"):
+        read_reviews(path, strict=True)
+
+
+def test_amazon_reader_streams_and_resets_counts(tmp_path: Path) -> None:
+    source = ReviewFile(_write(tmp_path / "a.txt", b"".join(AMAZON_LINES), compressed=False))
+    assert sum(1 for _ in source) == 4
+    assert sum(1 for _ in source) == 4  # a second pass starts over
+    assert source.malformed.total == 5
+
+
+CSV_TEXT = (
+    'id,review,sentiment\n'
+    '1,"Loved it, really",pos\n'
+    '2,"Multi-line\nreview, bad",neg\n'
+    '3,No idea,maybe\n'
+    '4,,pos\n'
+    '5,Okay then,pos\n'
+)
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "bz2"])
+def test_csv_reader_configurable_columns_and_labels(tmp_path: Path, compressed: bool) -> None:
+    name = "data.csv.bz2" if compressed else "data.csv"
+    path = _write(tmp_path / name, CSV_TEXT.encode(), compressed=compressed)
+    options = CsvOptions(text_column="review", label_column="sentiment", negative_label="neg", positive_label="pos")
+    reviews, malformed = read_csv_reviews(path, options=options)
+    assert [(r.label, r.text) for r in reviews] == [
+        (1, "Loved it, really"),
+        (0, "Multi-line\nreview, bad"),
+        (1, "Okay then"),
+    ]
+    assert malformed.to_dict() == {"empty text": 1, "unknown label": 1}
+
+
+def test_csv_reader_counts_undecodable_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", b"text,label\ncaf\xe9,1\ngood,1\n", compressed=False)
+    reviews, malformed = read_csv_reviews(path)
+    assert [r.text for r in reviews] == ["good"]
+    assert malformed.to_dict() == {"undecodable bytes": 1}
+
+
+def test_csv_reader_errors_name_the_problem(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", CSV_TEXT.encode(), compressed=False)
+    with pytest.raises(DataFormatError, match=r"no column\(s\) \['text', 'label'\].*--csv-text-column"):
+        read_csv_reviews(path)
+    options = CsvOptions(text_column="review", label_column="sentiment", negative_label="neg", positive_label="pos")
+    # the row with the unknown label ends on line 5: the quoted review before it spans two lines
+    with pytest.raises(DataFormatError, match=r"line 5: unknown label"):
+        read_csv_reviews(path, options=options, strict=True)
+
+
+def test_read_labelled_file_describes_the_file(tmp_path: Path) -> None:
+    data = b"".join(AMAZON_LINES)
+    path = _write(tmp_path / "train.ft.txt", data, compressed=False)
+    described = read_labelled_file(path).describe()
+    assert described == {
+        "file": "train.ft.txt",
+        "path": str(path.resolve()),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "examples": 4,
+        "malformed": {"empty line": 1, "empty text": 1, "no label": 1, "undecodable bytes": 1, "unknown label": 1},
+    }
+    csv_path = _write(tmp_path / "x.csv", b"text,label\nnice,1\n", compressed=False)
+    assert read_labelled_file(csv_path).describe()["examples"] == 1  # CSV recognised by its name
+
+
+def test_read_labelled_file_rejects_a_file_without_reviews(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.txt", b"no labels here\nnor here\n", compressed=False)
+    with pytest.raises(DataFormatError, match=r"holds no usable review \(2 malformed lines"):
+        read_labelled_file(path)
+
+
+def test_data_dir_layout(tmp_path: Path) -> None:
+    train, test = data_files(None)  # the embedded snippets
+    assert (train.name, test.name) == ("train.ft.txt.bz2", "test.ft.txt.bz2")
+    (tmp_path / "train.ft.txt").write_text("__label__1 x\n")
+    with pytest.raises(FileNotFoundError, match=r"neither test.ft.txt.bz2 nor test.ft.txt"):
+        data_files(tmp_path)
+    (tmp_path / "test.ft.txt").write_text("__label__1 x\n")
+    assert data_files(tmp_path) == (tmp_path / "train.ft.txt", tmp_path / "test.ft.txt")
