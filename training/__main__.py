@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--artifact-version", default="1.0.0", help="artifact version (default: 1.0.0)")
     export.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"),
                         help="where artifacts are written (default: artifacts)")
+    export.add_argument("--overwrite-artifact", action="store_true",
+                        help="replace an existing artifact of the same name and version (default: refuse)")
+    export.add_argument("--pack", choices=("tar.gz", "zip"),
+                        help="also pack the artifact directory into one archive of this format")
     return parser
 
 
@@ -188,7 +192,12 @@ def _export(result: TrainResult, args: argparse.Namespace) -> None:
             f"{result.best_checkpoint}; rerun with --no-export"
         ) from error
     artifact = export_artifact(
-        result.best_checkpoint, out_dir=args.artifacts_dir, name=args.artifact_name, version=args.artifact_version
+        result.best_checkpoint,
+        out_dir=args.artifacts_dir,
+        name=args.artifact_name,
+        version=args.artifact_version,
+        force=args.overwrite_artifact,
+        pack=args.pack,
     )
     print(f"artifact: {artifact}")
 

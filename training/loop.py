@@ -533,7 +533,8 @@ def resume(
 ) -> TrainResult:
     """Continue the run in ``run_dir`` from its ``last.pt`` with its own settings.
 
-    Only ``max_steps``, ``device`` and ``progress`` may change. Raises
+    Only ``max_steps`` (a new total; ``None`` = run to the end), ``device``
+    and ``progress`` may change. Raises
     :class:`CheckpointError` when there is nothing to resume or the data files
     changed since the run started.
     """
@@ -545,8 +546,8 @@ def resume(
     if state.get("finished"):
         raise CheckpointError(f"the run in {run_dir} has finished already; there is nothing to resume")
     saved = TrainConfig.from_dict(state["config"])
-    changes = {"run_dir": run_dir}
-    for name, value in (("max_steps", max_steps), ("device", device), ("progress", progress)):
+    changes: dict[str, Any] = {"run_dir": run_dir, "max_steps": max_steps or 0}  # the old limit does not carry over
+    for name, value in (("device", device), ("progress", progress)):
         if value is not None:
             changes[name] = value
     config = TrainConfig.from_dict({**saved.to_dict(), **changes})

@@ -1,0 +1,242 @@
+"""The training package: vocabulary, data plan, a run that learns, resume equality, any data size, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment_export import CheckpointError, PreprocessingSpec, load_checkpoint
+from sentiment_export.errors import DeviceError
+from training import PRESETS, TrainConfig, build_vocabulary, resume, split_validation, train
+from training.__main__ import build_parser, main
+from training.batching import epoch_batches, evaluation_batches, rank_share
+from training.vocab import vocabulary_from_counts
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SPEC = PreprocessingSpec()
+
+# A tiny network with dropout (so that resuming must restore the RNG too).
+TINY = PRESETS["default"].with_overrides(
+    embedding_dim=16, hidden_dim=16, bidirectional=False, pooling="last", dropout=0.3,
+    embedding_dropout=0.1, batch_size=16, epochs=2, eval_every=7, patience=0, learning_rate=0.01,
+)
+
+
+def _head(source: Path, target: Path, count: int) -> Path:
+    target.write_bytes(b"".join(source.read_bytes().splitlines(keepends=True)[:count]))
+    return target
+
+
+@pytest.fixture
+def tiny_data(snippets_subset: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    train_file, test_file = snippets_subset
+    return _head(train_file, tmp_path / "train.ft.txt", 400), _head(test_file, tmp_path / "test.ft.txt", 100)
+
+
+def _config(data: tuple[Path, Path], run_dir: Path, **changes) -> TrainConfig:
+    settings = dict(hyperparameters=TINY, train_file=data[0], test_file=data[1], run_dir=run_dir,
+                    device="cpu", progress=False)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+# --- vocabulary --------------------------------------------------------------------------------
+
+
+def test_vocabulary_min_freq_order_and_unk() -> None:
+    tokens = [["good", "bad", "good"], ["bad", "ok", "good"], ["rare"]]
+    vocabulary = build_vocabulary(tokens, SPEC, min_freq=2)
+    assert vocabulary.tokens == ["_PAD", "_UNK", "good", "bad"]  # most frequent first
+    assert vocabulary.lookup(["good", "rare", "never-seen"]) == [2, 1, 1]  # unknown -> UNK (1), never PAD (0)
+    assert build_vocabulary(tokens, SPEC, min_freq=1).tokens == ["_PAD", "_UNK", "good", "bad", "ok", "rare"]
+
+
+def test_vocabulary_max_size_ties_and_reserved_tokens() -> None:
+    counts = Counter({"b": 3, "a": 3, "c": 5, "_PAD": 9, "d": 1})
+    assert vocabulary_from_counts(counts, SPEC, min_freq=1).tokens == ["_PAD", "_UNK", "c", "a", "b", "d"]
+    assert vocabulary_from_counts(counts, SPEC, min_freq=1, max_size=4).tokens == ["_PAD", "_UNK", "c", "a"]
+    with pytest.raises(ValueError, match="max_size must be 0 .no limit. or >= 3"):
+        vocabulary_from_counts(counts, SPEC, max_size=2)
+
+
+# --- data plan ---------------------------------------------------------------------------------
+
+
+def test_validation_split_is_seeded_and_disjoint() -> None:
+    train_index, val_index = split_validation(1000, fraction=0.1, seed=3)
+    assert len(val_index) == 100 and len(train_index) == 900
+    assert not set(train_index) & set(val_index)
+    again = split_validation(1000, fraction=0.1, seed=3)
+    assert np.array_equal(again[1], val_index)
+    assert not np.array_equal(split_validation(1000, fraction=0.1, seed=4)[1], val_index)
+    with pytest.raises(ValueError, match="leaves an empty split"):
+        split_validation(5, fraction=0.05, seed=0)
+
+
+def test_epoch_batches_are_a_pure_function_of_seed_and_epoch() -> None:
+    lengths = np.random.default_rng(0).integers(1, 50, size=1003)
+    plan = epoch_batches(lengths, batch_size=16, seed=1, epoch=2, chunk_batches=5)
+    assert [b.tolist() for b in plan] == [b.tolist() for b in epoch_batches(lengths, batch_size=16, seed=1, epoch=2, chunk_batches=5)]
+    assert [b.tolist() for b in plan] != [b.tolist() for b in epoch_batches(lengths, batch_size=16, seed=1, epoch=3, chunk_batches=5)]
+    assert sorted(np.concatenate(plan).tolist()) == list(range(1003))  # each review once
+    assert sorted(len(b) for b in plan)[0] == 1003 % 16 and sum(len(b) != 16 for b in plan) == 1
+    assert all(np.all(np.diff(lengths[b]) >= 0) for b in plan)  # sorted within a batch: little padding
+
+
+def test_rank_shares_and_evaluation_shards_cover_everything_once() -> None:
+    batch = np.arange(7)
+    shares = [rank_share(batch, rank=r, world_size=3) for r in range(3)]
+    assert [s.tolist() for s in shares] == [[0, 1, 2], [3, 4], [5, 6]]
+    assert [len(rank_share(np.arange(1), rank=r, world_size=2)) for r in range(2)] == [1, 0]
+    lengths = np.arange(25)[::-1]
+    shards = [np.concatenate(evaluation_batches(lengths, batch_size=4, rank=r, world_size=2)) for r in range(2)]
+    assert sorted(np.concatenate(shards).tolist()) == list(range(25))
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def test_short_run_learns_and_records_everything(snippets_subset: tuple[Path, Path], tmp_path: Path) -> None:
+    hyperparameters = PRESETS["default"].with_overrides(
+        embedding_dim=32, hidden_dim=32, bidirectional=False, dropout=0.3, batch_size=32,
+        learning_rate=0.005, epochs=4,
+    )
+    result = train(_config(snippets_subset, tmp_path / "run", hyperparameters=hyperparameters))
+    assert result.finished
+    assert result.metrics["test_accuracy"] > 0.65, result.metrics  # 50% is chance; measured 69.75%
+
+    checkpoint = load_checkpoint(result.best_checkpoint)
+    metadata = checkpoint.metadata
+    assert set(metadata) == {"preset", "hyperparameters", "data", "metrics", "history"}
+    assert metadata["hyperparameters"]["hidden_dim"] == 32 and metadata["hyperparameters"]["seed"] == 0
+    assert set(metadata["data"]) == {"train", "validation", "test"}
+    assert metadata["data"]["train"]["examples"] == 4000 and metadata["data"]["test"]["examples"] == 800
+    assert set(metadata["data"]["train"]) == {"file", "path", "sha256", "examples", "malformed"}
+    assert metadata["data"]["validation"] == {"examples": 400, "fraction": 0.1, "seed": 0}
+    assert set(metadata["metrics"]) == {
+        "best_val_loss", "best_val_accuracy", "test_loss", "test_accuracy",
+        "train_seconds", "reviews_per_second", "epochs_run",
+    }
+    assert metadata["metrics"]["epochs_run"] == 4.0
+    assert [set(entry) for entry in metadata["history"]] == [{"epoch", "step", "train_loss", "val_loss", "val_accuracy"}] * 4
+    json.dumps(metadata)  # JSON-able: it goes into the artifact manifest
+    assert min(e["val_loss"] for e in metadata["history"]) == metadata["metrics"]["best_val_loss"]
+    assert checkpoint.training_state == {}  # best.pt is for export; last.pt is for resume
+    assert "optimizer" in load_checkpoint(result.last_checkpoint).training_state
+
+    # The checkpoint scores text through the one encoder.
+    model, encoder = checkpoint.build_model(), checkpoint.build_encoder()
+    ids = torch.from_numpy(encoder.encode(["I loved it, wonderful and great", "awful, boring, a waste of money"]))
+    assert model(ids).tolist()[0] > model(ids).tolist()[1]
+    for name in ("history.json", "curves.png", "metadata.json"):
+        assert (result.run_dir / name).stat().st_size > 0
+    assert json.loads((result.run_dir / "history.json").read_text()) == metadata["history"]
+
+
+@pytest.mark.parametrize("stop_at", [10, 30], ids=["epoch1-mid", "epoch2-mid"])
+def test_stopped_and_resumed_run_ends_with_identical_weights(
+    tiny_data: tuple[Path, Path], tmp_path: Path, stop_at: int
+) -> None:
+    whole = train(_config(tiny_data, tmp_path / "whole"))
+    # 360 training reviews / 16 = 23 batches per epoch, 46 steps; evaluations every 7 steps.
+    assert whole.finished and whole.history[-1]["step"] == 46
+
+    # The interrupted run goes through the CLI, which maps onto the same functions.
+    split_dir = tmp_path / "split"
+    common = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
+              "--embedding-dim", "16", "--hidden-dim", "16", "--no-bidirectional", "--pooling", "last",
+              "--dropout", "0.3", "--embedding-dropout", "0.1", "--batch-size", "16", "--epochs", "2",
+              "--eval-every", "7", "--patience", "0", "--learning-rate", "0.01", "--no-export"]
+    assert main([*common, "--run-dir", str(split_dir), "--max-steps", str(stop_at)]) == 0
+    stopped = load_checkpoint(split_dir / "last.pt").training_state
+    assert stopped["progress"]["step"] == stop_at and not stopped["finished"]
+    assert main(["--resume", str(split_dir), "--no-export", "--no-progress", "--device", "cpu"]) == 0
+
+    for name in ("last.pt", "best.pt"):
+        expected, got = load_checkpoint(whole.run_dir / name), load_checkpoint(split_dir / name)
+        assert expected.model_state.keys() == got.model_state.keys()
+        for key, tensor in expected.model_state.items():
+            assert torch.equal(tensor, got.model_state[key]), f"{name}: {key} differs after resume"
+        assert expected.metadata["history"] == got.metadata["history"]
+        assert expected.metadata["metrics"]["test_loss"] == got.metadata["metrics"]["test_loss"]
+
+
+def test_resume_refuses_changed_data_and_finished_runs(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    stopped = train(_config(tiny_data, tmp_path / "run", max_steps=3))
+    assert not stopped.finished
+    original = tiny_data[0].read_bytes()
+    tiny_data[0].write_bytes(original + b"__label__1 one more review\n")
+    with pytest.raises(CheckpointError, match=r"the train file .* changed since the run .* started"):
+        resume(stopped.run_dir)
+    tiny_data[0].write_bytes(original)
+    assert resume(stopped.run_dir).finished
+    with pytest.raises(CheckpointError, match="has finished already"):
+        resume(stopped.run_dir)
+    with pytest.raises(ValueError, match="already holds a run.*--resume"):
+        train(_config(tiny_data, stopped.run_dir))
+
+
+@pytest.mark.parametrize("count,batch_size", [(37, 8), (23, 64)], ids=["partial-last-batch", "batch-larger-than-data"])
+def test_any_data_size_trains(snippets_subset: tuple[Path, Path], tmp_path: Path, count: int, batch_size: int) -> None:
+    data = (_head(snippets_subset[0], tmp_path / "train.txt", count), _head(snippets_subset[1], tmp_path / "test.txt", 11))
+    result = train(_config(data, tmp_path / "run", hyperparameters=TINY.with_overrides(batch_size=batch_size, eval_every=0)))
+    assert result.finished and result.metrics["epochs_run"] == 2.0
+    assert load_checkpoint(result.best_checkpoint).metadata["data"]["test"]["examples"] == 11
+
+
+def test_seed_preset_is_the_articles() -> None:
+    seed = PRESETS["seed"]
+    assert (seed.embedding_dim, seed.hidden_dim, seed.num_layers, seed.dropout, seed.max_length) == (400, 512, 2, 0.5, 200)
+    assert (seed.batch_size, seed.learning_rate, seed.grad_clip, seed.epochs, seed.min_freq) == (400, 0.005, 5.0, 2, 2)
+    assert seed.spec().max_length == 200
+
+
+def test_preset_may_override_spec_fields() -> None:
+    spec = PRESETS["default"].with_overrides(max_length=50, truncation_side="left").spec()
+    assert (spec.max_length, spec.truncation_side) == (50, "left")
+    with pytest.raises(ValueError, match="truncation_side must be one of"):
+        PRESETS["default"].with_overrides(truncation_side="middle").spec()
+
+
+def test_cuda_requested_without_gpu_is_a_clear_error(tiny_data, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="--device cuda was requested but torch.cuda.is_available.. is False"):
+        train(_config(tiny_data, tmp_path / "run", device="cuda"))
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for action in build_parser()._actions:
+        assert action.help, f"{action.option_strings} has no help"
+        for option in action.option_strings:
+            assert option in text
+    assert "[seed=400, default=64]" in text  # preset values shown next to each hyper-parameter
+
+
+def test_cli_rejects_conflicting_flags(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for argv, message in (
+        (["--resume", str(tmp_path), "--hidden-dim", "8"], "--resume continues a run with its own settings and data; drop --hidden-dim"),
+        (["--train", "a.txt"], "--train and --test go together"),
+        (["--data-dir", "d", "--train", "a", "--test", "b"], "either --data-dir or --train/--test"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_cli_reports_bad_data_without_traceback(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["--data-dir", str(tmp_path), "--no-export"]) == 2
+    assert "error: data directory" in capsys.readouterr().err
