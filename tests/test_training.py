@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from collections import Counter
 from pathlib import Path
 
@@ -240,3 +242,26 @@ def test_cli_rejects_conflicting_flags(capsys: pytest.CaptureFixture[str], tmp_p
 def test_cli_reports_bad_data_without_traceback(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["--data-dir", str(tmp_path), "--no-export"]) == 2
     assert "error: data directory" in capsys.readouterr().err
+
+
+def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsys) -> None:
+    """The CLI hands best.pt and the export flags to sentiment_export.export.export_artifact (stubbed here:
+    the exporter has its own tests; this checks the wiring)."""
+    calls = []
+
+    def export_artifact(checkpoint_path, **options):
+        calls.append((Path(checkpoint_path), options))
+        return tmp_path / "artifacts" / "mine-2.0.0"
+
+    stub = types.ModuleType("sentiment_export.export")
+    stub.export_artifact = export_artifact
+    monkeypatch.setitem(sys.modules, "sentiment_export.export", stub)
+    argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
+            "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
+            "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",
+            "--pack", "zip"]
+    assert main(argv) == 0
+    assert calls == [(tmp_path / "run" / "best.pt", {"out_dir": tmp_path / "artifacts", "name": "mine",
+                                                     "version": "2.0.0", "force": False, "pack": "zip"})]
+    out = capsys.readouterr().out
+    assert f"artifact: {tmp_path / 'artifacts' / 'mine-2.0.0'}" in out and "test: loss" in out
