@@ -1,0 +1,411 @@
+"""The C++ demo (cpp_demo/) scores raw text exactly as Python does, and refuses bad model files.
+
+The demo is built once per session with CMake against the installed torch's
+libtorch, then run on the model.pt of the session's exported artifact:
+- parity: on the hand-made hard cases (tests/golden/hard_cases.jsonl), the
+  embedded snippets test set and, when ../shared/data/imdb exists, 1,000 imdb
+  test reviews, the C++ tokens and ids equal Python's on every text and the
+  scores agree within 1e-5;
+- a sweep of Unicode code points in the contexts where Python's re/str and
+  PCRE2/ICU could differ gives the same tokens;
+- a file without spec, with an unknown spec version or written by a newer
+  torch is refused with a clear message and a non-zero exit.
+
+Without cmake, a compiler, PCRE2, ICU or nlohmann/json the tests skip with the
+reason, except when the environment variable CI is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
+import unicodedata
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentiment_export import PreprocessingSpec, TextEncoder
+from sentiment_export.reviews import read_reviews
+from sentiment_export.signature import TORCHSCRIPT_EXTRA_FILES
+from sentiment_export.tokenizer import Tokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+CPP_DEMO = REPO / "cpp_demo"
+GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "hard_cases.jsonl"
+SNIPPETS_TEST = REPO / "training" / "default_data" / "test.ft.txt.bz2"
+IMDB_TEST = REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
+IMDB_SAMPLE = 1000
+SCORE_TOLERANCE = 1e-5
+BATCH = 64
+SHOWN_MISMATCHES = 5
+
+# (what, Debian package, how to check it is there)
+_TOOLS = (("cmake", "cmake"), ("pkg-config", "pkg-config"))
+_PKG_CONFIG_MODULES = (("libpcre2-8", "libpcre2-dev"), ("icu-uc", "libicu-dev"), ("nlohmann_json", "nlohmann-json3-dev"))
+
+
+# --- prerequisites: skip with the reason, or fail under CI -----------------------------------------
+
+
+def _ci_requested(environ: Mapping[str, str]) -> bool:
+    """CI is set (CI=true, CI=1, ...); CI="", "0", "false" or "no" count as not set."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing_prerequisites(
+    which: Callable[[str], str | None] = shutil.which,
+    has_module: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """What the C++ build needs and does not find, each with the Debian package that brings it."""
+    missing = [f"{tool} (apt-get install {package})" for tool, package in _TOOLS if which(tool) is None]
+    if not any(which(compiler) for compiler in ("c++", "g++", "clang++")):
+        missing.append("a C++17 compiler (apt-get install g++)")
+    if has_module is None and which("pkg-config") is not None:
+
+        def has_module(module: str) -> bool:
+            return subprocess.run(["pkg-config", "--exists", module], check=False).returncode == 0
+
+    if has_module is not None:
+        missing += [f"{module} (apt-get install {package})" for module, package in _PKG_CONFIG_MODULES if not has_module(module)]
+    return missing
+
+
+def _skip_or_fail(missing: Sequence[str], *, ci: bool) -> None:
+    """Skip with the reason when something is missing; under CI a missing prerequisite is a failure."""
+    if not missing:
+        return
+    reason = "cannot build cpp_demo, missing: " + "; ".join(missing)
+    if ci:
+        pytest.fail(reason + " (CI is set, so the C++ parity test must run; install .ci/apt-packages.txt)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False)])
+def test_ci_variable_is_read_as_documented(value: str, expected: bool) -> None:
+    assert _ci_requested({"CI": value}) is expected
+    assert _ci_requested({}) is False
+
+
+def test_missing_prerequisite_skips_outside_ci_and_fails_under_ci() -> None:
+    missing = _missing_prerequisites(which=lambda name: None, has_module=lambda module: False)
+    assert any("apt-get install cmake" in item for item in missing)
+    assert any("libpcre2-dev" in item for item in missing) and any("libicu-dev" in item for item in missing)
+    with pytest.raises(pytest.skip.Exception, match="cannot build cpp_demo, missing: cmake"):
+        _skip_or_fail(missing, ci=False)
+    with pytest.raises(pytest.fail.Exception, match="CI is set, so the C\\+\\+ parity test must run"):
+        _skip_or_fail(missing, ci=True)
+    _skip_or_fail([], ci=True)  # nothing missing: neither
+
+
+# --- building and running the demo -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    binary: Path
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """cpp_demo configured and built (Release) in a temporary directory, once per session."""
+    _skip_or_fail(_missing_prerequisites(), ci=_ci_requested(os.environ))
+    import torch
+
+    build = tmp_path_factory.mktemp("cpp_demo_build")
+    started = time.perf_counter()
+    for command in (
+        ["cmake", "-S", str(CPP_DEMO), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"],
+        ["cmake", "--build", str(build), "-j", str(max(1, min(os.cpu_count() or 1, 4)))],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}", pytrace=False)
+    return DemoBuild(build / "sentiment_demo", time.perf_counter() - started)
+
+
+def _run(binary: Path, *args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([str(binary), *args], input=stdin, capture_output=True, timeout=timeout, check=False)
+
+
+def _jsonl(texts: Sequence[str]) -> bytes:
+    return "".join(json.dumps(text) + "\n" for text in texts).encode("ascii")
+
+
+def _records(done: subprocess.CompletedProcess[bytes], expected: int) -> list[dict]:
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-3000:]
+    records = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [record["index"] for record in records] == list(range(expected))
+    return records
+
+
+@dataclass(frozen=True)
+class PythonSide:
+    """The Python encoder rebuilt from the .pt's own embedded files, and the .pt itself loaded in Python."""
+
+    encoder: TextEncoder
+    module: object
+    extra_files: dict[str, str]
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), BATCH):
+                matrix = torch.from_numpy(self.encoder.encode(texts[start : start + BATCH]))
+                parts.append(self.module(matrix).numpy())
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def model_pt(exported_artifact: Path) -> Path:
+    """The TorchScript file of the session's exported artifact (sentiment_export.export)."""
+    return exported_artifact / "model.pt"
+
+
+def _load_pt(path: Path) -> tuple[object, dict[str, str]]:
+    """The TorchScript module and its embedded files (decoded), as Python reads them."""
+    import torch
+
+    files = dict.fromkeys(TORCHSCRIPT_EXTRA_FILES, "")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.(load|save)` is deprecated", category=DeprecationWarning)
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+    module.eval()
+    return module, {name: content.decode("utf-8") if isinstance(content, bytes) else content for name, content in files.items()}
+
+
+@pytest.fixture(scope="session")
+def python_side(model_pt: Path) -> PythonSide:
+    module, files = _load_pt(model_pt)
+    return PythonSide(TextEncoder.from_texts(files["spec.json"], files["vocab.txt"]), module, files)
+
+
+# --- the texts ---------------------------------------------------------------------------------
+
+
+def _golden_records() -> list[dict]:
+    return [json.loads(line) for line in GOLDEN_PATH.read_text(encoding="utf-8").splitlines()]
+
+
+def _parity_texts() -> list[tuple[str, str]]:
+    """(source, text): the hard cases, the snippets test set and, when present, an imdb test sample."""
+    texts = [(f"hard case '{record['case']}'", record["text"]) for record in _golden_records()]
+    snippets, _ = read_reviews(SNIPPETS_TEST)
+    texts += [(f"snippets test #{index}", review.text) for index, review in enumerate(snippets)]
+    if IMDB_TEST.is_file():
+        imdb, _ = read_reviews(IMDB_TEST)
+        picks = sorted(random.Random(0).sample(range(len(imdb)), min(IMDB_SAMPLE, len(imdb))))
+        texts += [(f"imdb test #{index}", imdb[index].text) for index in picks]
+    return texts
+
+
+def _code_point_sweep() -> list[str]:
+    """Texts that put code points where Python and PCRE2/ICU could disagree.
+
+    Every code point below U+3400 and every one above whose category is not Lo,
+    Cn or Co (large uniform blocks: letters without case, unassigned, private
+    use), plus every 61st of those. Each sits after an apostrophe (\\w look-ahead),
+    inside g?mme (case-insensitive i), between letters (whitespace split), and
+    around capital sigma (cased and case-ignorable characters).
+    """
+    points = [
+        code
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF
+        and (code < 0x3400 or code % 61 == 0 or unicodedata.category(chr(code)) not in ("Lo", "Cn", "Co"))
+    ]
+    chunks = [f"'{c}a g{c}mme x{c}y A{c}\u03a3 A\u03a3{c}B {c}\u03a3. " for c in map(chr, points)]
+    return ["".join(chunks[start : start + 128]) for start in range(0, len(chunks), 128)]
+
+
+def _describe_mismatches(kind: str, sources: Sequence[str], texts: Sequence[str], python: Sequence, cpp: Sequence, tokens: tuple[Sequence, Sequence]) -> str:
+    differing = [index for index in range(len(texts)) if python[index] != cpp[index]]
+    lines = [f"{len(differing)} of {len(texts)} texts have different {kind}; the first {min(SHOWN_MISMATCHES, len(differing))}:"]
+    for index in differing[:SHOWN_MISMATCHES]:
+        lines += [
+            f"  {sources[index]}: {texts[index][:200]!r}",
+            f"    python tokens: {tokens[0][index][:60]}",
+            f"    c++ tokens:    {tokens[1][index][:60]}",
+        ]
+    return "\n".join(lines)
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_golden_hard_cases_still_tokenize_as_recorded() -> None:
+    """A change in the Python tokenizer or spec shows up here (regenerate with tests/golden/make_golden.py)."""
+    tokenizer = Tokenizer(PreprocessingSpec())
+    records = _golden_records()
+    assert len(records) >= 80
+    changed = [record["case"] for record in records if tokenizer.tokenize(record["text"]) != record["tokens"]]
+    assert not changed, f"the Python tokenizer no longer gives the recorded tokens for: {changed}"
+
+
+def test_cpp_tokens_ids_and_scores_equal_python(
+    demo_build: DemoBuild, model_pt: Path, python_side: PythonSide, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelled = _parity_texts()
+    sources = [source for source, _ in labelled]
+    texts = [text for _, text in labelled]
+    assert len(texts) >= 2000 + len(_golden_records()) - 1
+    golden = {record["text"]: record["tokens"] for record in _golden_records()}
+
+    started = time.perf_counter()
+    cpp_tokens = [r["tokens"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--tokens", stdin=_jsonl(texts)), len(texts))]
+    cpp_ids = [r["ids"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--ids", stdin=_jsonl(texts)), len(texts))]
+    cpp_scored = _records(_run(demo_build.binary, str(model_pt), "--jsonl", stdin=_jsonl(texts)), len(texts))
+    cpp_seconds = time.perf_counter() - started
+
+    python_tokens = [python_side.encoder.tokenize(text) for text in texts]
+    python_ids = [python_side.encoder.encode_ids(text) for text in texts]
+    python_scores = python_side.scores(texts)
+    cpp_scores = np.array([record["score"] for record in cpp_scored], dtype=np.float64)
+
+    assert all(python_tokens[i] == golden[t] for i, t in enumerate(texts) if t in golden)
+    token_report = _describe_mismatches("tokens", sources, texts, python_tokens, cpp_tokens, (python_tokens, cpp_tokens))
+    id_report = _describe_mismatches("ids", sources, texts, python_ids, cpp_ids, (python_tokens, cpp_tokens))
+    worst = float(np.max(np.abs(cpp_scores - python_scores)))
+    over = int(np.sum(np.abs(cpp_scores - python_scores) > SCORE_TOLERANCE))
+    mismatched_ids = sum(a != b for a, b in zip(python_ids, cpp_ids))
+    with capsys.disabled():
+        print(
+            f"\n[cpp_demo parity] {len(texts)} texts ({sum(s.startswith('hard') for s in sources)} hard cases, "
+            f"{sum(s.startswith('snippets') for s in sources)} snippets, {sum(s.startswith('imdb') for s in sources)} imdb); "
+            f"id mismatches: {mismatched_ids}; max |score diff| {worst:.2e} ({over} over {SCORE_TOLERANCE}); "
+            f"build {demo_build.seconds:.1f} s; three C++ runs {cpp_seconds:.1f} s"
+        )
+    assert cpp_tokens == python_tokens, token_report
+    assert cpp_ids == python_ids, id_report
+    assert over == 0, f"{over} scores differ by more than {SCORE_TOLERANCE} (worst {worst:.3g})"
+    for record in cpp_scored:
+        assert set(record) == {"index", "label", "score"}
+        assert record["label"] == ("positive" if record["score"] >= 0.5 else "negative")
+
+
+def test_cpp_tokens_equal_python_across_unicode(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
+    texts = _code_point_sweep()
+    tokenizer = python_side.encoder.tokenizer
+    python_tokens = [tokenizer.tokenize(text) for text in texts]
+    cpp_tokens = [r["tokens"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--tokens", stdin=_jsonl(texts)), len(texts))]
+    sources = [f"sweep text {index}" for index in range(len(texts))]
+    assert cpp_tokens == python_tokens, _describe_mismatches("tokens", sources, texts, python_tokens, cpp_tokens, (python_tokens, cpp_tokens))
+
+
+def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
+    lines = [b"A great movie, loved it!", b"bad \xff\xfe bytes", b"", b"Terrible.\r", "Ça va très bien".encode()]
+    done = _run(demo_build.binary, str(model_pt), "--stdin", stdin=b"\n".join(lines) + b"\n")
+    assert done.returncode == 3, done.stderr
+    assert b"input 1: invalid UTF-8 at byte 4; skipped" in done.stderr
+    records = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [record["index"] for record in records] == [0, 1, 2, 3, 4]
+    assert records[1] == {"index": 1, "error": "invalid UTF-8 at byte 4"}
+    valid = ["A great movie, loved it!", "", "Terrible.", "Ça va très bien"]  # the "\r" before "\n" is dropped
+    expected = python_side.scores(valid)
+    got = [records[index]["score"] for index in (0, 2, 3, 4)]
+    assert np.max(np.abs(np.array(got) - expected)) <= SCORE_TOLERANCE
+
+
+def test_texts_as_arguments_print_the_python_cli_shape(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
+    texts = ["I loved this product", "--not an option", "Worst purchase ever."]
+    done = _run(demo_build.binary, str(model_pt), "--", *texts)
+    records = _records(done, len(texts))
+    assert [set(record) for record in records] == [{"index", "label", "score"}] * len(texts)
+    assert np.max(np.abs(np.array([r["score"] for r in records]) - python_side.scores(texts))) <= SCORE_TOLERANCE
+
+
+def _resave(model_pt: Path, target: Path, change: Callable[[dict[str, str]], dict[str, str]]) -> Path:
+    """A copy of model_pt whose embedded files are changed (deliberately broken files for refusal tests)."""
+    import torch
+
+    module, files = _load_pt(model_pt)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.(load|save)` is deprecated", category=DeprecationWarning)
+        torch.jit.save(module, str(target), _extra_files=change(files))
+    return target
+
+
+def _with_manifest_torch(files: dict[str, str], version: str | None) -> dict[str, str]:
+    manifest = json.loads(files["manifest.json"])
+    if version is None:
+        del manifest["software"]["torch"]
+    else:
+        manifest["software"]["torch"] = version
+    return {**files, "manifest.json": json.dumps(manifest)}
+
+
+def _with_spec_version(files: dict[str, str], version: int) -> dict[str, str]:
+    return {**files, "spec.json": json.dumps({**json.loads(files["spec.json"]), "spec_version": version})}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda files: {"vocab.txt": files["vocab.txt"], "manifest.json": files["manifest.json"]}, r"has no embedded spec\.json"),
+        (lambda files: _with_spec_version(files, 2), r"preprocessing spec version 2 is not supported by this sentiment_demo \(it reads version 1\)"),
+        (lambda files: _with_manifest_torch(files, "99.1.0"), r"written by torch 99\.1\.0, newer than this sentiment_demo's libtorch 2\.\d+\.\d+"),
+        (lambda files: _with_manifest_torch(files, None), r"manifest\.json has no software\.torch version"),
+        (lambda files: {**files, "spec.json": files["spec.json"].replace('"max_length"', '"max_len"')}, r"unknown keys \['max_len'\] and lacks keys \['max_length'\]"),
+        (lambda files: {**files, "vocab.txt": "a\nb\n"}, r"vocab\.txt must start with the lines '_PAD' and '_UNK'"),
+    ],
+    ids=["no-spec", "spec-version-2", "newer-torch", "manifest-without-torch", "unknown-spec-key", "bad-vocabulary"],
+)
+def test_refuses_model_files_it_cannot_serve_exactly(
+    demo_build: DemoBuild, model_pt: Path, tmp_path: Path, change: Callable[[dict[str, str]], dict[str, str]], message: str
+) -> None:
+    broken = _resave(model_pt, tmp_path / "broken.pt", change)
+    done = _run(demo_build.binary, str(broken), "some text")
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert re.search(message, done.stderr.decode()), done.stderr.decode()
+
+
+def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_path: Path) -> None:
+    done = _run(demo_build.binary, str(tmp_path / "absent.pt"), "text")
+    assert done.returncode == 1 and b"does not exist" in done.stderr
+    (tmp_path / "junk.pt").write_bytes(b"not a zip archive")
+    done = _run(demo_build.binary, str(tmp_path / "junk.pt"), "text")
+    assert done.returncode == 1 and b"is not a TorchScript archive" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], b"no model file given"), (["model.pt"], b"give texts as arguments"), (["model.pt", "--frobnicate"], b"unknown option --frobnicate"),
+     (["model.pt", "--stdin", "text"], b"cannot be combined"), (["model.pt", "--batch-size", "0", "x"], b"--batch-size must be a positive integer")],
+)
+def test_usage_errors_exit_2_with_usage(demo_build: DemoBuild, args: list[str], message: bytes) -> None:
+    done = _run(demo_build.binary, *args)
+    assert done.returncode == 2
+    assert message in done.stderr and b"usage: sentiment_demo MODEL.pt" in done.stderr
+
+
+def test_encoder_throughput_cpp_vs_python(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide, capsys: pytest.CaptureFixture[str]) -> None:
+    """Texts per second of the two encoders on the same texts in the same run (imdb sample if present)."""
+    source = IMDB_TEST if IMDB_TEST.is_file() else SNIPPETS_TEST
+    reviews, _ = read_reviews(source)
+    texts = [review.text for review in reviews[:IMDB_SAMPLE]]
+    done = _run(demo_build.binary, str(model_pt), "--jsonl", "--benchmark", stdin=_jsonl(texts))
+    assert done.returncode == 0, done.stderr
+    cpp = json.loads(done.stdout)
+    started = time.perf_counter()
+    python_ids = sum(len(python_side.encoder.encode_ids(text)) for text in texts)
+    python_rate = len(texts) / (time.perf_counter() - started)
+    assert cpp["texts"] == len(texts) and cpp["ids"] == python_ids
+    with capsys.disabled():
+        print(
+            f"\n[cpp_demo encoder throughput] {len(texts)} texts of {source.parent.name}/{source.name}: "
+            f"C++ {cpp['texts_per_second']:.0f} texts/s, Python {python_rate:.0f} texts/s "
+            f"({cpp['texts_per_second'] / python_rate:.1f}x)"
+        )
