@@ -350,9 +350,9 @@ def _unpack_zip(archive: Path, target: Path) -> None:
         checked = []
         for info in zipped.infolist():
             relative = _safe_member_path(archive, info.filename)
-            mode = info.external_attr >> 16
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                _refuse_special(archive, info.filename, stat.S_ISLNK(mode))
+            file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip records no Unix type
+            if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
+                _refuse_special(archive, info.filename, file_type == stat.S_IFLNK)
             checked.append((relative, info))
         for relative, info in checked:
             _write_member(archive, target, relative, None if info.is_dir() else zipped.open(info))

@@ -9,6 +9,7 @@ place, so a failed export leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -80,7 +81,7 @@ def _known_exporter_warnings() -> Iterator[None]:
         # the parity gate proves at other batch sizes and lengths.
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"torch\.nn\.modules\.rnn")
         # TorchScript is what libtorch (the C++ demo) loads; tracing is chosen on purpose.
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.(trace|trace_method|save)` is deprecated", category=DeprecationWarning)
         # The TorchScript-based ONNX exporter is chosen on purpose (see export_onnx).
         warnings.filterwarnings("ignore", message=r"You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=r"The feature will be removed", category=DeprecationWarning, module=r"torch\.onnx")
@@ -102,6 +103,14 @@ def _trace_example(vocab_size: int) -> torch.Tensor:
     return example
 
 
+def _probability_model(model: SentimentNet) -> ProbabilityModel:
+    """A CPU, eval-mode copy wrapped with the sigmoid; the caller's model keeps its device and mode.
+
+    Eval mode matters: with dropout on, exported scores differ from eager ones.
+    """
+    return ProbabilityModel(copy.deepcopy(model).cpu()).eval()
+
+
 def export_torchscript(model: SentimentNet, path: str | os.PathLike[str], *, extra_files: Mapping[str, str]) -> Path:
     """Trace ``ProbabilityModel(model)`` in eval mode on the CPU and save it with ``extra_files`` embedded.
 
@@ -115,12 +124,12 @@ def export_torchscript(model: SentimentNet, path: str | os.PathLike[str], *, ext
         raise ValueError(
             f"extra_files must be exactly {list(signature.TORCHSCRIPT_EXTRA_FILES)}, got {sorted(extra_files)}"
         )
-    wrapped = ProbabilityModel(model.cpu()).eval()  # eval: dropout off, or exported scores differ from eager
+    wrapped = _probability_model(model)
     example = _trace_example(model.config.vocab_size)
     with _known_exporter_warnings(), torch.no_grad():
         traced = torch.jit.trace(wrapped, (example,), check_trace=False)  # the gate checks, at other shapes
-    buffer = io.BytesIO()
-    torch.jit.save(traced, buffer, _extra_files={name: extra_files[name] for name in signature.TORCHSCRIPT_EXTRA_FILES})
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer, _extra_files={name: extra_files[name] for name in signature.TORCHSCRIPT_EXTRA_FILES})
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 
@@ -152,7 +161,7 @@ def export_onnx(
     ``onnx.checker.ValidationError`` if the graph is invalid.
     """
     path = Path(path)
-    wrapped = ProbabilityModel(model.cpu()).eval()
+    wrapped = _probability_model(model)
     example = _trace_example(model.config.vocab_size)
     with _known_exporter_warnings(), torch.no_grad():
         torch.onnx.export(

@@ -1,0 +1,241 @@
+"""The one artifact loader: verified files, clear errors, safe archives."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment_export import ARTIFACT_FORMAT_VERSION, ArtifactError, load_artifact, load_checkpoint
+from sentiment_export.artifact import ROLE_FILENAMES, pack_artifact
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
+
+
+@pytest.fixture
+def artifact_copy(exported_artifact: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's artifact, free to break."""
+    return Path(shutil.copytree(exported_artifact, tmp_path / exported_artifact.name))
+
+
+def _rewrite_manifest(directory: Path, **changes: object) -> None:
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+# --- a good artifact ---------------------------------------------------------------------------
+
+
+def test_loads_a_directory_and_names_every_role(exported_artifact: Path) -> None:
+    artifact = load_artifact(exported_artifact)
+    assert artifact.root == exported_artifact
+    assert artifact.manifest["format_version"] == ARTIFACT_FORMAT_VERSION
+    for role, filename in ROLE_FILENAMES.items():
+        assert artifact.file(role) == exported_artifact / filename
+        assert artifact.file(role).is_file()
+
+
+def test_unknown_role_is_an_error(exported_artifact: Path) -> None:
+    with pytest.raises(ArtifactError, match=r"unknown artifact file role 'tokenizer'.*known roles: torchscript"):
+        load_artifact(exported_artifact).file("tokenizer")
+
+
+def test_encoder_and_eager_model_match_the_checkpoint(exported_artifact: Path, small_checkpoint: Path) -> None:
+    artifact = load_artifact(exported_artifact)
+    checkpoint = load_checkpoint(small_checkpoint)
+    texts = ["Great battery, awful screen.", "", "visit www.example.com 4 more 123"]
+    ids = artifact.encoder().encode(texts)
+    np.testing.assert_array_equal(ids, checkpoint.build_encoder().encode(texts))
+    model = artifact.build_model()
+    assert not model.training
+    with torch.no_grad():
+        torch.testing.assert_close(model(torch.from_numpy(ids)), checkpoint.build_model()(torch.from_numpy(ids)), rtol=0, atol=0)
+
+
+# --- a broken artifact: every error names the problem -----------------------------------------
+
+
+def test_missing_file_is_named(artifact_copy: Path) -> None:
+    (artifact_copy / "model.onnx").unlink()
+    with pytest.raises(ArtifactError, match=r"model\.onnx \(onnx\) is missing"):
+        load_artifact(artifact_copy)
+
+
+def test_flipped_byte_is_named(artifact_copy: Path) -> None:
+    path = artifact_copy / "weights.safetensors"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"weights\.safetensors has sha256 [0-9a-f]{64}, the manifest says .*tampered"):
+        load_artifact(artifact_copy)
+
+
+def test_truncated_file_is_named(artifact_copy: Path) -> None:
+    path = artifact_copy / "model.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ArtifactError, match=r"model\.pt has 100 bytes, the manifest says \d+ \(truncated"):
+        load_artifact(artifact_copy)
+
+
+def test_newer_format_version_names_both_versions(artifact_copy: Path) -> None:
+    _rewrite_manifest(artifact_copy, format_version=ARTIFACT_FORMAT_VERSION + 1)
+    with pytest.raises(ArtifactError, match=rf"format version {ARTIFACT_FORMAT_VERSION + 1}, newer .* reads \({ARTIFACT_FORMAT_VERSION}\); upgrade"):
+        load_artifact(artifact_copy)
+
+
+@pytest.mark.parametrize("found", [0, "1", None])
+def test_unknown_format_version(artifact_copy: Path, found: object) -> None:
+    _rewrite_manifest(artifact_copy, format_version=found)
+    with pytest.raises(ArtifactError, match=rf"format version {found!r}; this sentiment_export reads"):
+        load_artifact(artifact_copy)
+
+
+def test_unlisted_file_is_rejected(artifact_copy: Path) -> None:
+    (artifact_copy / "model.onnx.bak").write_bytes(b"old")
+    with pytest.raises(ArtifactError, match=r"holds \['model\.onnx\.bak'\], not listed in manifest\.json"):
+        load_artifact(artifact_copy)
+
+
+def test_linked_file_is_rejected(artifact_copy: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "vocab-elsewhere.txt"
+    shutil.move(artifact_copy / "vocab.txt", outside)
+    (artifact_copy / "vocab.txt").symlink_to(outside)
+    with pytest.raises(ArtifactError, match=r"vocab\.txt is a link or not a regular file"):
+        load_artifact(artifact_copy)
+
+
+def test_missing_manifest_and_corrupt_manifest(artifact_copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match=r"does not exist"):
+        load_artifact(tmp_path / "nope")
+    (artifact_copy / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"manifest\.json is not valid JSON"):
+        load_artifact(artifact_copy)
+    (artifact_copy / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match=r"has no manifest\.json"):
+        load_artifact(artifact_copy)
+
+
+def test_manifest_entry_outside_the_format_is_rejected(artifact_copy: Path) -> None:
+    manifest = json.loads((artifact_copy / "manifest.json").read_text(encoding="utf-8"))
+    files = manifest["files"]
+    files["../model.onnx"] = files.pop("model.onnx")
+    _rewrite_manifest(artifact_copy, files=files)
+    with pytest.raises(ArtifactError, match=r"lists '\.\./model\.onnx' with role 'onnx', which is not a file of this format"):
+        load_artifact(artifact_copy)
+
+
+# --- packing and unpacking ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_pack_round_trip(artifact_copy: Path, tmp_path: Path, fmt: str) -> None:
+    archive = pack_artifact(artifact_copy, fmt)
+    assert archive == artifact_copy.with_name(f"{artifact_copy.name}.{fmt}")
+    unpacked = load_artifact(archive, extract_to=tmp_path / "unpacked")
+    assert unpacked.root == tmp_path / "unpacked" / artifact_copy.name
+    assert unpacked.manifest == load_artifact(artifact_copy).manifest
+    for role in ROLE_FILENAMES:
+        assert unpacked.file(role).read_bytes() == (artifact_copy / ROLE_FILENAMES[role]).read_bytes()
+    default = load_artifact(archive)  # into a temporary directory
+    assert default.root.is_dir() and default.root != unpacked.root
+
+
+def test_unpack_refuses_a_non_empty_target(artifact_copy: Path, tmp_path: Path) -> None:
+    archive = pack_artifact(artifact_copy, "zip")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    with pytest.raises(ArtifactError, match=r"the directory is not empty"):
+        load_artifact(archive, extract_to=tmp_path / "busy")
+
+
+def test_truncated_archive_is_an_artifact_error(artifact_copy: Path, tmp_path: Path) -> None:
+    archive = pack_artifact(artifact_copy, "tar.gz")
+    archive.write_bytes(archive.read_bytes()[:5000])
+    with pytest.raises(ArtifactError, match=r"truncated or not a valid archive"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+
+
+def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        good = tarfile.TarInfo("artifact/manifest.json")
+        good.size = 2
+        archive.addfile(good, io.BytesIO(b"{}"))
+        for member in members:
+            archive.addfile(member, io.BytesIO(b"evil") if member.isfile() else None)
+    return path
+
+
+def _tar_member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.size = 4 if kind == tarfile.REGTYPE else 0
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (_tar_member("artifact/../../evil.txt"), r"'artifact/\.\./\.\./evil\.txt', which would be written outside"),
+        (_tar_member("/tmp/evil.txt"), r"'/tmp/evil\.txt', which would be written outside"),
+        (_tar_member("artifact/vocab.txt", tarfile.SYMTYPE, "/etc/passwd"), r"'artifact/vocab\.txt', a link"),
+        (_tar_member("artifact/spec.json", tarfile.LNKTYPE, "artifact/manifest.json"), r"'artifact/spec\.json', a link"),
+        (_tar_member("artifact/dev", tarfile.CHRTYPE), r"'artifact/dev', a device, fifo"),
+        (_tar_member("artifact/fifo", tarfile.FIFOTYPE), r"'artifact/fifo', a device, fifo"),
+    ],
+    ids=["dotdot", "absolute", "symlink", "hardlink", "device", "fifo"],
+)
+def test_malicious_tar_is_refused_before_anything_is_written(tmp_path: Path, member: tarfile.TarInfo, message: str) -> None:
+    archive = _tar(tmp_path / "evil.tar.gz", [member])
+    target = tmp_path / "deep" / "er" / "out"
+    with pytest.raises(ArtifactError, match=message):
+        load_artifact(archive, extract_to=target)
+    assert list(target.iterdir()) == []  # not even the harmless first member
+    assert not (tmp_path / "deep" / "evil.txt").exists()
+
+
+def _zip(path: Path, name: str, mode: int | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("artifact/manifest.json", "{}")
+        info = zipfile.ZipInfo(name)
+        if mode is not None:
+            info.external_attr = mode << 16
+        archive.writestr(info, "evil")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "mode", "message"),
+    [
+        ("artifact/../../evil.txt", None, r"which would be written outside"),
+        ("/tmp/evil.txt", None, r"which would be written outside"),
+        ("artifact\\..\\..\\evil.txt", None, r"which would be written outside"),
+        ("artifact/vocab.txt", stat.S_IFLNK | 0o777, r"'artifact/vocab\.txt', a link"),
+        ("artifact/dev", stat.S_IFCHR | 0o644, r"'artifact/dev', a device, fifo"),
+    ],
+    ids=["dotdot", "absolute", "backslash", "symlink", "device"],
+)
+def test_malicious_zip_is_refused_before_anything_is_written(tmp_path: Path, name: str, mode: int | None, message: str) -> None:
+    archive = _zip(tmp_path / "evil.zip", name, mode)
+    target = tmp_path / "deep" / "er" / "out"
+    with pytest.raises(ArtifactError, match=message):
+        load_artifact(archive, extract_to=target)
+    assert list(target.iterdir()) == []
+    assert not (tmp_path / "deep" / "evil.txt").exists()
+
+
+def test_a_file_that_is_not_an_archive(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"x")
+    with pytest.raises(ArtifactError, match=r"not a \.tar\.gz, \.tgz or \.zip archive"):
+        load_artifact(path)
