@@ -121,6 +121,29 @@ def _describe(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        dest="torch_threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads (default: torch's choice). On a small shared machine 1 can be many "
+        "times faster for these small LSTMs (measured 28x on a busy 2-core box)",
+    )
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    threads = getattr(args, "torch_threads", None)
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`cli_predict`)."""
     from .cli_predict import register as register_predict
@@ -145,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace an existing artifact of this name and version")
     export.add_argument("--pack", choices=("tar.gz", "zip"), default=None, help="also write one archive of the artifact")
     export.add_argument("--test-file", default=None, metavar="FILE", help="reviews to evaluate on (default: the checkpoint's test file)")
+    _add_threads_option(export)
     export.set_defaults(handler=_run_export)
 
     info = subparsers.add_parser("info", help="print an artifact's manifest", description="Verify checksums and print the manifest.")
@@ -159,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PyTorch on the artifact's verification texts. Exit status 0 when all pass, 1 otherwise.",
     )
     verify.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
+    _add_threads_option(verify)
     verify.set_defaults(handler=_run_verify)
 
     register_predict(subparsers)
@@ -170,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        _set_threads(args)
         return args.handler(args)
     except (SentimentExportError, ValueError, FileNotFoundError) as error:
         sys.stderr.write(f"error: {error}\n")
