@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentiment_export import SentimentModel
+from sentiment_export import DeviceError, SentimentModel
 from sentiment_export.providers import cuda_in_build, nvidia_driver_present
 from sentiment_export.reviews import read_reviews
 
@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__} (CUDA {torch.version.cuda})")
 
     cpu = SentimentModel.load(args.artifact, device="cpu", batch_size=args.batch_size)
-    gpu = SentimentModel.load(args.artifact, device="cuda", batch_size=args.batch_size)
+    try:
+        gpu = SentimentModel.load(args.artifact, device="cuda", batch_size=args.batch_size)
+    except DeviceError as error:
+        print(f"gpu_check: nothing checked on the GPU: {error}", file=sys.stderr)
+        return EXIT_NO_GPU
     print(f"ORT CPU session providers:  {cpu.providers}")
     print(f"ORT CUDA session providers: {gpu.providers}")
     reference, cpu_seconds = _timed(cpu.predict_proba, texts)
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = diff <= args.atol
         failures += not ok
         print(f"{name:<18} {diff:>16.3e} {agree:>12.2%} {len(texts) / seconds:>10.0f}{'' if ok else '  FAIL'}")
-    print("\n(texts/s include encoding; TF32 off; batch size", args.batch_size, ")")
+    print(f"\n(texts/s include encoding; TF32 off; batch size {args.batch_size})")
     if failures:
         print(f"gpu_check: {failures} path(s) differ from ORT CPU by more than {args.atol}", file=sys.stderr)
         return EXIT_MISMATCH

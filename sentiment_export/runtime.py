@@ -196,7 +196,8 @@ class SentimentModel:
         order = np.argsort([len(row) for row in rows], kind="stable")
         for start in range(0, len(rows), self.batch_size):
             chosen = order[start : start + self.batch_size]
-            scores[chosen] = self._run(self.encoder.pad([rows[i] for i in chosen]))  # padded to this batch's longest
+            # encoder.pad pads to this batch's own longest row (right padding, checked on load)
+            scores[chosen] = self._run(self.encoder.pad([rows[i] for i in chosen]))
         return scores
 
     def predict(self, texts: Texts) -> list[Prediction]:
