@@ -15,6 +15,7 @@ result is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import BinaryIO, TextIO
 _CHUNK_TEXTS = 4096
 """Lines scored per call, so that a file of any size streams in bounded memory."""
 
-EXIT_BAD_INPUT = 1
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,11 @@ def _score_lines(model, lines: Iterator[_Line], *, progress, out: TextIO, err: T
         good = [line for line in chunk if line.text is not None]
         for line in chunk:
             if line.text is None:
-                err.write(f"skipped: {line.error}\n")
+                message = f"skipped: {line.error}"
+                if progress is None:
+                    err.write(message + "\n")
+                else:
+                    progress.write(message, file=err)  # above the bar, not through it
                 skipped += 1
         for line, prediction in zip(good, model.predict([line.text for line in good])):
             _emit(out, line.index, prediction)
@@ -121,67 +126,68 @@ def _score_lines(model, lines: Iterator[_Line], *, progress, out: TextIO, err: T
     return scored, skipped
 
 
-class _StrictInputError(Exception):
-    pass
-
-
-def _read_all_strict(stream: BinaryIO) -> list[_Line]:
-    """With --strict, every line is checked before anything is printed."""
+def _strict_lines(stream: BinaryIO) -> list[_Line]:
+    """With --strict every line is decoded before anything is scored; a bad one raises ValueError."""
     lines = list(_decode_lines(stream))
-    bad = [line for line in lines if line.text is None]
+    bad = [line.error for line in lines if line.text is None]
     if bad:
-        raise _StrictInputError("; ".join(line.error for line in bad[:5]) + (" ..." if len(bad) > 5 else ""))
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise ValueError("; ".join(bad[:5]) + more)
     return lines
 
 
+def _open_input(name: str | None) -> contextlib.AbstractContextManager[BinaryIO]:
+    if name in (None, "-"):
+        return contextlib.nullcontext(sys.stdin.buffer)
+    return open(name, "rb")
+
+
 def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Handler of ``predict``: load the model once, score every text, print the summary."""
-    from .runtime import SentimentModel  # imported here so other subcommands need no onnxruntime
+    """Handler of ``predict``: load the model once, score every text, print the summary on stderr."""
+    from .runtime import SentimentModel  # imported here so that other subcommands do not load onnxruntime
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     if args.texts and args.input is not None:
         err.write("error: give texts as arguments or with --input, not both\n")
-        return 2
+        return EXIT_USAGE
     options = {"device": args.device, "precision": args.precision}
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
     if args.threads is not None:
         options["intra_op_threads"] = args.threads
-    model = SentimentModel.load(args.artifact, **options)
-    start = time.perf_counter()
+
     if args.texts:
+        model = SentimentModel.load(args.artifact, **options)
+        start = time.perf_counter()
         predictions = model.predict(args.texts)
         for index, prediction in enumerate(predictions):
             _emit(out, index, prediction)
         scored, skipped = len(predictions), 0
     else:
-        from_stdin = args.input in (None, "-")
-        stream = sys.stdin.buffer if from_stdin else open(args.input, "rb")  # noqa: SIM115 (closed below)
-        try:
-            total = None if from_stdin else _count_lines(args.input)
+        with _open_input(args.input) as stream:
+            try:
+                lines = iter(_strict_lines(stream)) if args.strict else _decode_lines(stream)
+            except ValueError as error:
+                err.write(f"error: {error}; nothing was scored (drop --strict to skip such lines)\n")
+                return EXIT_BAD_INPUT
+            model = SentimentModel.load(args.artifact, **options)
+            start = time.perf_counter()
             progress = None
             if not args.no_progress:
                 from tqdm import tqdm
 
+                total = None if args.input in (None, "-") else _count_lines(args.input)
                 progress = tqdm(total=total, unit="text", file=err, desc="predict")
             try:
-                lines = iter(_read_all_strict(stream)) if args.strict else _decode_lines(stream)
                 scored, skipped = _score_lines(model, lines, progress=progress, out=out, err=err)
-            except _StrictInputError as error:
-                err.write(f"error: {error}; nothing was scored (drop --strict to skip such lines)\n")
-                return EXIT_BAD_INPUT
             finally:
                 if progress is not None:
                     progress.close()
-        finally:
-            if not from_stdin:
-                stream.close()
-    seconds = time.perf_counter() - start
-    rate = scored / seconds if seconds > 0 else float("inf")
-    skipped_note = f", {skipped} lines skipped" if skipped else ""
+    rate = scored / max(time.perf_counter() - start, 1e-9)
+    skipped_note = f", {skipped} line{'s' * (skipped != 1)} skipped" if skipped else ""
     err.write(
-        f"{scored} texts{skipped_note}, providers {', '.join(model.providers)}, "
+        f"{scored} text{'s' * (scored != 1)}{skipped_note}, providers {', '.join(model.providers)}, "
         f"{rate:.1f} texts/s\n"
     )
-    return 0
+    return EXIT_OK

@@ -16,7 +16,7 @@ import pytest
 from sentiment_export import SentimentModel
 from sentiment_export.cli_predict import EXIT_BAD_INPUT, register, run_predict
 
-SUMMARY = re.compile(r"^(\d+) texts(, (\d+) lines skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
+SUMMARY = re.compile(r"^(\d+) texts?(, (\d+) lines? skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
 
 
 def predict(argv: list[str]) -> tuple[int, list[dict], str]:
