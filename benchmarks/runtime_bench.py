@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
                 model.predict(texts[index])
                 latencies.append(time.perf_counter() - call)
             p50, p99 = np.percentile(np.array(latencies) * 1e3, [50, 99])
-            print(f"  {Path(data).parent.name}/{Path(data).name}: {len(texts)} texts, {len(texts) / seconds:.0f} texts/s "
+            name = f"{Path(data).parent.name}/{Path(data).name}"
+            print(f"  {name}: {len(texts)} texts, {len(texts) / seconds:.0f} texts/s "
                   f"(encoder {encode_seconds / seconds:.0%} of the time); single text p50 {p50:.2f} ms, "
                   f"p99 {p99:.2f} ms")
 

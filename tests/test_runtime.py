@@ -337,7 +337,7 @@ def test_cuda_matches_cpu(exported_artifact: Path, fp32: SentimentModel, snippet
     np.testing.assert_allclose(gpu.predict_proba(snippets), fp32.predict_proba(snippets), rtol=0, atol=FP32_ATOL)
 
 
-@pytest.mark.skipif(providers_module.nvidia_driver_present(), reason="an NVIDIA driver is present: the script would run")
+@pytest.mark.skipif(providers_module.nvidia_driver_present(), reason="an NVIDIA driver is here: the script runs")
 def test_gpu_check_says_why_it_checked_nothing_without_a_gpu(exported_artifact: Path, capsys) -> None:
     import importlib.util
 
