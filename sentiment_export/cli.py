@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import SentimentExportError
+from .model_card import describe_split
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -100,10 +101,7 @@ def _describe(manifest: dict[str, Any]) -> str:
     ]
     for split, entry in manifest["training"].get("data", {}).items():
         if isinstance(entry, dict):
-            lines.append(
-                f"  {split + ':':<12} {entry.get('file')} ({entry.get('examples')} examples, "
-                f"malformed {entry.get('malformed')}, sha256 {str(entry.get('sha256'))[:12]}...)"
-            )
+            lines.append(f"  {split + ':':<12} {describe_split(entry)}")
     lines += [
         f"test metrics:  {test['file']} ({test['examples']} reviews): fp32 accuracy {test['fp32']['accuracy']:.2%} "
         f"loss {test['fp32']['loss']:.4f}; int8 accuracy {test['int8']['accuracy']:.2%} loss {test['int8']['loss']:.4f}; "

@@ -13,18 +13,22 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
 
 
+def describe_split(entry: dict[str, Any]) -> str:
+    """One line about a training-data split: its file, examples, malformed lines and sha256 (what is known)."""
+    if not entry.get("file"):
+        details = ", ".join(f"{key} {value}" for key, value in entry.items() if key != "examples")
+        return f"{entry.get('examples', 'n/a')} examples held out of the training file" + (f" ({details})" if details else "")
+    malformed = entry.get("malformed")
+    malformed_total = sum(malformed.values()) if isinstance(malformed, dict) else malformed
+    return (
+        f"{entry['file']}: {entry.get('examples', 'n/a')} examples, "
+        f"{malformed_total if malformed_total is not None else 'n/a'} malformed lines, "
+        f"sha256 {str(entry.get('sha256', 'n/a'))[:16]}..."
+    )
+
+
 def _data_rows(data: dict[str, Any]) -> list[str]:
-    rows = ["| split | file | examples | malformed lines | sha256 |", "|---|---|---|---|---|"]
-    for split, entry in data.items():
-        if not isinstance(entry, dict):
-            continue
-        malformed = entry.get("malformed")
-        malformed_total = sum(malformed.values()) if isinstance(malformed, dict) else malformed
-        rows.append(
-            f"| {split} | `{entry.get('file', 'n/a')}` | {entry.get('examples', 'n/a')} | "
-            f"{malformed_total if malformed_total is not None else 'n/a'} | `{str(entry.get('sha256', 'n/a'))[:16]}…` |"
-        )
-    return rows
+    return [f"- {split}: {describe_split(entry)}" for split, entry in data.items() if isinstance(entry, dict)]
 
 
 def render_model_card(manifest: dict[str, Any]) -> str:
