@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -203,13 +204,18 @@ def _export(result: TrainResult, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad arguments or data, 1 other failure)."""
+    """Run the CLI; returns the exit status (0 ok, 2 bad arguments or data, 1 a failed distributed job)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format=f"%(asctime)s {f'[rank {rank}] ' if 'WORLD_SIZE' in os.environ else ''}%(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
     context = None
     try:
         context = distributed.setup(args.device)
@@ -226,6 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         where = f"rank {context.rank}: " if context is not None and context.distributed else ""
         print(f"error: {where}{error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        if context is None or not context.distributed:
+            raise
+        # A collective failed: another process of the job died (its own error is reported by torchrun).
+        print(
+            f"error: rank {context.rank}: lost contact with the other processes ({str(error).splitlines()[0]}); "
+            "the job stops. Checkpoints are written atomically, so the run directory's last.pt is intact: "
+            "continue with `torchrun ... -m training --resume RUN_DIR`",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         if context is not None:
             distributed.teardown(context)

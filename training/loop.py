@@ -150,7 +150,8 @@ class _Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0  # wall time of training and validation
     step_seconds: float = 0.0  # time in optimizer steps only
-    reviews_trained: int = 0
+    reviews_trained: int = 0  # over all processes
+    local_reviews_trained: int = 0  # by this process (restored per rank on resume)
     interval_loss: float = 0.0  # this process's summed train loss since the last evaluation
     interval_reviews: int = 0
 
@@ -299,6 +300,7 @@ class _Run:
         rng_states = state["rng_states"]
         if len(rng_states) == self.context.world_size:
             _set_rng_state(rng_states[self.context.rank], self.context)
+            self.progress.local_reviews_trained = state["reviews_by_rank"][self.context.rank]
         else:
             logger.warning(
                 "this run was saved by %d process(es) and resumes on %d: dropout masks are reseeded, so the "
@@ -307,6 +309,7 @@ class _Run:
                 self.context.world_size,
             )
             torch.manual_seed(self.config.seed + 7919 * self.progress.step + self.context.rank)
+            self.progress.local_reviews_trained = 0
 
     def _metrics(self, test: Evaluation | None = None) -> dict[str, Any]:
         p = self.progress
@@ -351,6 +354,7 @@ class _Run:
     def _save_last(self, *, finished: bool = False, test: Evaluation | None = None) -> None:
         """Write ``last.pt`` (main process; every process must call it: RNG states are gathered)."""
         rng_states = self.context.gather_objects(_rng_state(self.context))
+        reviews_by_rank = self.context.gather_objects(self.progress.local_reviews_trained)
         if not self.context.is_main:
             return
         progress = asdict(self.progress)
@@ -360,6 +364,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "rng_states": rng_states,
             "world_size": self.context.world_size,
+            "reviews_by_rank": reviews_by_rank,
             "finished": finished,
         }
         save_checkpoint(
@@ -398,7 +403,8 @@ class _Run:
             self._save_best()
         else:
             p.evals_without_improvement += 1
-            if self.hp.patience and p.evals_without_improvement >= self.hp.patience:
+            out_of_patience = self.hp.patience and p.evals_without_improvement >= self.hp.patience
+            if out_of_patience and epochs_done < self.hp.epochs:
                 p.stopped_early = True
         if self.context.is_main:
             train_loss = "n/a" if entry["train_loss"] is None else f"{entry['train_loss']:.4f}"
@@ -450,7 +456,9 @@ class _Run:
                 step_started = time.perf_counter()
                 p.interval_loss += self._step(batch)
                 p.step_seconds += time.perf_counter() - step_started
-                p.interval_reviews += len(rank_share(batch, rank=self.context.rank, world_size=self.context.world_size))
+                local_reviews = len(rank_share(batch, rank=self.context.rank, world_size=self.context.world_size))
+                p.interval_reviews += local_reviews
+                p.local_reviews_trained += local_reviews
                 p.reviews_trained += len(batch)
                 p.step += 1
                 p.batch_in_epoch += 1
