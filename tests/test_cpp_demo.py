@@ -161,10 +161,15 @@ class PythonSide:
         import torch
 
         parts = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), BATCH):
-                matrix = torch.from_numpy(self.encoder.encode(texts[start : start + BATCH]))
-                parts.append(self.module(matrix).numpy())
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a tiny LSTM on a shared 2-core box: more threads are 10x slower
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(texts), BATCH):
+                    matrix = torch.from_numpy(self.encoder.encode(texts[start : start + BATCH]))
+                    parts.append(self.module(matrix).numpy())
+        finally:
+            torch.set_num_threads(threads)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
@@ -266,7 +271,7 @@ def test_cpp_tokens_ids_and_scores_equal_python(
     started = time.perf_counter()
     cpp_tokens = [r["tokens"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--tokens", stdin=_jsonl(texts)), len(texts))]
     cpp_ids = [r["ids"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--ids", stdin=_jsonl(texts)), len(texts))]
-    cpp_scored = _records(_run(demo_build.binary, str(model_pt), "--jsonl", stdin=_jsonl(texts)), len(texts))
+    cpp_scored = _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--threads", "1", stdin=_jsonl(texts)), len(texts))
     cpp_seconds = time.perf_counter() - started
 
     python_tokens = [python_side.encoder.tokenize(text) for text in texts]
@@ -306,7 +311,7 @@ def test_cpp_tokens_equal_python_across_unicode(demo_build: DemoBuild, model_pt:
 
 def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
     lines = [b"A great movie, loved it!", b"bad \xff\xfe bytes", b"", b"Terrible.\r", "Ça va très bien".encode()]
-    done = _run(demo_build.binary, str(model_pt), "--stdin", stdin=b"\n".join(lines) + b"\n")
+    done = _run(demo_build.binary, str(model_pt), "--stdin", "--threads", "1", stdin=b"\n".join(lines) + b"\n")
     assert done.returncode == 3, done.stderr
     assert b"input 1: invalid UTF-8 at byte 4; skipped" in done.stderr
     records = [json.loads(line) for line in done.stdout.decode().splitlines()]
@@ -320,7 +325,7 @@ def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: Demo
 
 def test_texts_as_arguments_print_the_python_cli_shape(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
     texts = ["I loved this product", "--not an option", "Worst purchase ever."]
-    done = _run(demo_build.binary, str(model_pt), "--", *texts)
+    done = _run(demo_build.binary, str(model_pt), "--threads", "1", "--", *texts)
     records = _records(done, len(texts))
     assert [set(record) for record in records] == [{"index", "label", "score"}] * len(texts)
     assert np.max(np.abs(np.array([r["score"] for r in records]) - python_side.scores(texts))) <= SCORE_TOLERANCE
@@ -383,7 +388,8 @@ def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [([], b"no model file given"), (["model.pt"], b"give texts as arguments"), (["model.pt", "--frobnicate"], b"unknown option --frobnicate"),
-     (["model.pt", "--stdin", "text"], b"cannot be combined"), (["model.pt", "--batch-size", "0", "x"], b"--batch-size must be a positive integer")],
+     (["model.pt", "--stdin", "text"], b"cannot be combined"), (["model.pt", "--batch-size", "0", "x"], b"--batch-size must be a positive integer"),
+     (["model.pt", "--threads", "two", "x"], b"--threads must be a positive integer"), (["model.pt", "--ids", "--tokens", "x"], b"cannot be combined")],
 )
 def test_usage_errors_exit_2_with_usage(demo_build: DemoBuild, args: list[str], message: bytes) -> None:
     done = _run(demo_build.binary, *args)

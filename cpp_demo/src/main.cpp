@@ -44,6 +44,8 @@ constexpr const char* kUsage =
     "  --tokens        print {\"index\": i, \"tokens\": [...]} instead of scores\n"
     "  --benchmark     encode all texts, print one JSON line with the encoder's texts per second\n"
     "  --batch-size N  texts per model call (default 64)\n"
+    "  --threads N     libtorch intra-op threads (default: libtorch's choice; 1 is fastest for\n"
+    "                  small models on a busy machine)\n"
     "  --              every later argument is a text\n"
     "\n"
     "An input that is not valid UTF-8 (or, with --jsonl, not a JSON string) is reported on\n"
@@ -58,6 +60,7 @@ struct Options {
   Output output = Output::kScores;
   Source source = Source::kArguments;
   std::size_t batch_size = 64;
+  std::size_t threads = 0;  // 0: libtorch's default
   std::vector<std::string> texts;
 };
 
@@ -106,17 +109,17 @@ Options parse_arguments(int argc, char** argv) {
       set_once(options.output, Output::kTokens, output_set, arg);
     } else if (arg == "--benchmark") {
       set_once(options.output, Output::kBenchmark, output_set, arg);
-    } else if (arg == "--batch-size") {
+    } else if (arg == "--batch-size" || arg == "--threads") {
       if (i + 1 >= argc) {
-        usage_error("--batch-size needs a number");
+        usage_error(arg + " needs a number");
       }
       const std::string value = argv[++i];
       std::size_t parsed = 0;
       const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
       if (error != std::errc() || end != value.data() + value.size() || parsed == 0) {
-        usage_error("--batch-size must be a positive integer, got '" + value + "'");
+        usage_error(arg + " must be a positive integer, got '" + value + "'");
       }
-      options.batch_size = parsed;
+      (arg == "--threads" ? options.threads : options.batch_size) = parsed;
     } else {
       usage_error("unknown option " + arg);
     }
@@ -295,6 +298,9 @@ int run(const Options& options) {
   if (options.output == Output::kBenchmark) {
     skipped = run_benchmark(options, encoder);
   } else {
+    if (options.threads > 0) {
+      sentiment::set_torch_threads(static_cast<int>(options.threads));
+    }
     sentiment::SentimentModel model(options.model_path, written_by);
     std::size_t next_index = 0;
     std::vector<Input> batch;

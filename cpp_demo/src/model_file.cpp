@@ -1,6 +1,7 @@
 #include "model_file.hpp"
 
 #include <caffe2/serialize/inline_container.h>
+#include <ATen/Parallel.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
@@ -51,6 +52,8 @@ EmbeddedFiles read_embedded_files(const std::string& path) {
     throw DemoError("model file '" + path + "' is not a TorchScript archive: " + first_line(error));
   }
 }
+
+void set_torch_threads(int threads) { at::set_num_threads(threads); }
 
 std::string libtorch_version() {
   return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +

@@ -23,6 +23,9 @@ struct EmbeddedFiles {
 /// or an archive without spec.json or vocab.txt.
 EmbeddedFiles read_embedded_files(const std::string& path);
 
+/// Sets libtorch's intra-op thread count (the --threads option).
+void set_torch_threads(int threads);
+
 /// The libtorch version this program was built against, e.g. "2.13.0".
 std::string libtorch_version();
 
