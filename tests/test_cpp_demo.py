@@ -309,6 +309,29 @@ def test_cpp_tokens_equal_python_across_unicode(demo_build: DemoBuild, model_pt:
     assert cpp_tokens == python_tokens, _describe_mismatches("tokens", sources, texts, python_tokens, cpp_tokens, (python_tokens, cpp_tokens))
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tokenizer_steps": [], "lowercase": False},  # raw whitespace split, no lower-casing
+        {"truncation_side": "left", "max_length": 7, "digit_replacement": "$#"},
+        {"url_token": "<link>", "digit_pattern": "[0-9]"},
+    ],
+    ids=["no-steps-no-lowercase", "left-truncation", "other-url-token-ascii-digits"],
+)
+def test_cpp_follows_other_specs(demo_build: DemoBuild, model_pt: Path, tmp_path: Path, overrides: dict) -> None:
+    """The C++ encoder reads the spec rather than assuming the default one."""
+    variant = _resave(model_pt, tmp_path / "variant.pt", lambda files: {**files, "spec.json": json.dumps({**json.loads(files["spec.json"]), **overrides})})
+    _, files = _load_pt(variant)
+    encoder = TextEncoder.from_texts(files["spec.json"], files["vocab.txt"])
+    texts = [record["text"] for record in _golden_records()]
+    cpp_tokens = [r["tokens"] for r in _records(_run(demo_build.binary, str(variant), "--jsonl", "--tokens", stdin=_jsonl(texts)), len(texts))]
+    cpp_ids = [r["ids"] for r in _records(_run(demo_build.binary, str(variant), "--jsonl", "--ids", stdin=_jsonl(texts)), len(texts))]
+    python_tokens = [encoder.tokenize(text) for text in texts]
+    sources = [record["case"] for record in _golden_records()]
+    assert cpp_tokens == python_tokens, _describe_mismatches("tokens", sources, texts, python_tokens, cpp_tokens, (python_tokens, cpp_tokens))
+    assert cpp_ids == [encoder.encode_ids(text) for text in texts]
+
+
 def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
     lines = [b"A great movie, loved it!", b"bad \xff\xfe bytes", b"", b"Terrible.\r", "Ça va très bien".encode()]
     done = _run(demo_build.binary, str(model_pt), "--stdin", "--threads", "1", stdin=b"\n".join(lines) + b"\n")
