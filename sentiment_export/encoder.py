@@ -35,6 +35,8 @@ class TextEncoder:
 
     def encode_ids(self, text: str) -> list[int]:
         """Ids of one text, truncated to ``max_length`` and not padded (may be empty)."""
+        if self.spec.truncation_side == "right":
+            return self.vocabulary.lookup(self.tokenizer.tokenize_head(text, self.spec.max_length))
         return self.encode_tokens(self.tokenizer.tokenize(text))
 
     def encode_tokens(self, tokens: Sequence[str]) -> list[int]:

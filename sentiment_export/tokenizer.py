@@ -6,9 +6,13 @@ import re
 from collections.abc import Callable
 
 from .errors import SpecError
-from .spec import PreprocessingSpec
+from .spec import NLTK_WORD_TOKENIZER_STEPS, PreprocessingSpec
 
 _GROUP_REFERENCE = re.compile(r"\$(\d+)")
+_WHITESPACE = re.compile(r"\s")
+_WORD_CHARACTER = re.compile(r"\w")
+_SENTINEL = "x"
+_FIRST_GUESS_CHARS_PER_TOKEN = 8
 
 
 def _python_replacement(replacement: str) -> str:
@@ -49,6 +53,8 @@ class Tokenizer:
         self._digit = _compile(spec.digit_pattern, "digit_pattern")
         self._url = _compile(spec.url_pattern, "url_pattern")
         self._steps = _compile_steps(spec)
+        # The head shortcut is proven for the NLTK rules only (see tokenize_head).
+        self._head_shortcut = spec.tokenizer_steps == NLTK_WORD_TOKENIZER_STEPS
 
     def normalize(self, text: str) -> str:
         """Lower-casing and digit replacement: the steps applied to the whole text."""
@@ -73,3 +79,32 @@ class Tokenizer:
             start = match.end()
         tokens.extend(self.split_words(text[start:]))
         return tokens
+
+    def tokenize_head(self, text: str, count: int) -> list[str]:
+        """``tokenize(text)[:count]``, without tokenizing more of a long text than needed.
+
+        Truncation keeps only the first ``max_length`` tokens, and a review can be
+        megabytes long; this tokenizes a growing prefix instead. Why that gives
+        the same tokens, for the NLTK rules: the prefix is cut just after a
+        whitespace character and followed by the sentinel word ``x``, so every
+        chunk before the cut is, as in the full text, followed by whitespace and
+        a non-space character. No URL spans whitespace; the rules that look past
+        a chunk's end look only at that whitespace, except the ones anchored at
+        the end of the text (``$``), whose matches can reach back only over
+        closing brackets, quotes and spaces; requiring a word character after the
+        cut rules those out. So the prefix's tokens, minus the sentinel, are the
+        full text's first tokens. Tests compare both paths on real and
+        adversarial texts.
+        """
+        if count <= 0:
+            return []
+        window = count * _FIRST_GUESS_CHARS_PER_TOKEN
+        while self._head_shortcut and window < len(text):
+            whitespace = _WHITESPACE.search(text, window)
+            if whitespace is None or not _WORD_CHARACTER.search(text, whitespace.end()):
+                break
+            tokens = self.tokenize(text[: whitespace.end()] + _SENTINEL)
+            if tokens[-1] == _SENTINEL and len(tokens) > count:
+                return tokens[:count]
+            window *= 2
+        return self.tokenize(text)[:count]

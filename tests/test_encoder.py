@@ -137,3 +137,40 @@ def test_truncated_vocabulary_file_is_refused(tmp_path) -> None:
     (tmp_path / "vocab.txt").write_text("_PAD\n_UNK\ngoo", encoding="utf-8")
     with pytest.raises(VocabularyError, match="truncated"):
         Vocabulary.load(tmp_path / "vocab.txt", PreprocessingSpec())
+
+
+ADVERSARIAL_LONG_TEXTS = [
+    "the end." + " )" * 500,
+    "word " * 300 + "end." + " ) '" * 300,
+    "((" * 400 + " a",
+    "ΣΑΣ ΟΔΟΣ " * 300,
+    "Fine. " * 400,
+    "can not cannot gonna 'tis " * 200,
+    "see http://a.com/x?y=1 www.b.org " * 200,
+    "he said 'hi' and \"bye\" '' `` " * 200,
+    "a,b :c ... -- — " * 300,
+    "x" * 5000 + " tail",
+    "\u00a0".join(["Word."] * 700),
+]
+
+
+def snippet_texts() -> list[str]:
+    from pathlib import Path
+
+    from sentiment_export.reviews import read_reviews
+
+    path = Path(__file__).resolve().parents[1] / "training" / "default_data" / "test.ft.txt.bz2"
+    return [review.text for review in read_reviews(path)[0]]
+
+
+@pytest.mark.parametrize("count", [1, 3, 12, 200])
+def test_tokenize_head_equals_the_head_of_full_tokenization(count: int) -> None:
+    tokenizer = Tokenizer(PreprocessingSpec())
+    texts = snippet_texts() + ADVERSARIAL_LONG_TEXTS
+    mismatches = [text[:60] for text in texts if tokenizer.tokenize_head(text, count) != tokenizer.tokenize(text)[:count]]
+    assert mismatches == []
+
+
+def test_a_megabyte_text_is_encoded_from_its_head_only(encoder: TextEncoder) -> None:
+    text = "good movie " * 100_000
+    assert encoder.encode_ids(text) == ids_of(encoder, *["good", "movie"] * 3)
