@@ -68,7 +68,7 @@ def select_verification_texts(
     by_length = sorted(pool, key=len)  # characters: a cheap stand-in for token counts
     step = max(1, len(by_length) / count)
     chosen = [by_length[min(len(by_length) - 1, int(i * step))] for i in range(min(count, len(by_length)))]
-    longest = by_length[-1]
+    longest = by_length[-1] if encoder.tokenize(by_length[-1]) else "good"  # a token-less pool would never grow
     over_long = longest
     while len(encoder.tokenize(over_long)) <= encoder.spec.max_length:
         over_long = f"{over_long} {longest}"

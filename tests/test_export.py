@@ -24,7 +24,13 @@ from sentiment_export import (
     signature,
 )
 from sentiment_export import export as export_module
-from sentiment_export.parity import eager_runner, onnx_runner, read_verification_texts, torchscript_runner
+from sentiment_export.parity import (
+    eager_runner,
+    onnx_runner,
+    read_verification_texts,
+    select_verification_texts,
+    torchscript_runner,
+)
 
 ROLES = ("torchscript", "onnx", "onnx_int8", "weights", "spec", "vocab", "manifest", "model_card", "curves_data", "curves_plot")
 
@@ -285,3 +291,11 @@ def test_exporters_leave_the_callers_model_as_it_was(tmp_path: Path) -> None:
     model = SentimentNet(SentimentNetConfig(vocab_size=10, embedding_dim=4, hidden_dim=4, num_layers=1)).train()
     export_module.export_onnx(model, tmp_path / "m.onnx")
     assert model.training
+
+
+def test_verification_texts_mix_lengths_and_add_the_edge_cases(artifact) -> None:
+    encoder = artifact.encoder()
+    texts = select_verification_texts(["  ", "a b c", "fine"] * 3, encoder, count=4)
+    assert len(texts) == 4 + 3 and "" in texts and "good" in texts
+    assert max(len(encoder.tokenize(text)) for text in texts) > encoder.spec.max_length
+    assert max(len(encoder.tokenize(text)) for text in select_verification_texts(["   "], encoder)) > encoder.spec.max_length
