@@ -66,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m training", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly (default: default)")
+                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly "
+                        "(default: default)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", type=Path, metavar="DIR",
-                      help="directory holding train.ft.txt[.bz2] and test.ft.txt[.bz2] (default: the embedded snippets)")
+                      help="directory holding train.ft.txt[.bz2] and test.ft.txt[.bz2] "
+                      "(default: the embedded snippets)")
     data.add_argument("--train", type=Path, metavar="FILE", help="training file (with --test; instead of --data-dir)")
     data.add_argument("--test", type=Path, metavar="FILE", help="test file, used only for the final evaluation")
     data.add_argument("--strict", action="store_true",
@@ -93,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, default=0,
-                     help="seed of weight initialisation, data order and dropout; same seed on CPU = same weights (default: 0)")
+                     help="seed of weight initialisation, data order and dropout; same seed on CPU = same "
+                     "weights (default: 0)")
     run.add_argument("--device", choices=distributed.DEVICES, default="auto",
                      help="auto = CUDA when available, else CPU; cuda without a GPU is an error (default: auto)")
     run.add_argument("--threads", type=int, metavar="N",
@@ -105,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="continue the run in RUN_DIR from its last.pt, with its own settings and data")
     run.add_argument("--max-steps", type=int, metavar="N",
-                     help="stop after N optimizer steps in total, as if interrupted (last.pt is written; --resume continues)")
+                     help="stop after N optimizer steps in total, as if interrupted (last.pt is written; "
+                     "--resume continues)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
 
     export = parser.add_argument_group("export (after training, from best.pt)")
@@ -122,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _hyperparameter_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {spec.name: getattr(args, spec.name) for spec in fields(Hyperparameters) if getattr(args, spec.name) is not None}
+    names = [spec.name for spec in fields(Hyperparameters)]
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -153,7 +158,9 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         hyperparameters=PRESETS[args.preset].with_overrides(**_hyperparameter_overrides(args)),
         train_file=train_file,
         test_file=test_file,
-        csv_options=CsvOptions(args.csv_text_column, args.csv_label_column, args.csv_negative_label, args.csv_positive_label),
+        csv_options=CsvOptions(
+            args.csv_text_column, args.csv_label_column, args.csv_negative_label, args.csv_positive_label
+        ),
         strict=args.strict,
         val_fraction=args.val_fraction,
         val_seed=args.val_seed,

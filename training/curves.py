@@ -14,7 +14,9 @@ HISTORY_FILENAME = "history.json"
 PLOT_FILENAME = "curves.png"
 
 
-def save_curves(history: list[dict[str, Any]], run_dir: str | os.PathLike[str], *, title: str = "") -> tuple[Path, Path]:
+def save_curves(
+    history: list[dict[str, Any]], run_dir: str | os.PathLike[str], *, title: str = ""
+) -> tuple[Path, Path]:
     """Write ``history.json`` and ``curves.png`` (loss and validation accuracy against steps) into ``run_dir``."""
     import matplotlib
 

@@ -42,7 +42,7 @@ from . import distributed
 from .batching import collate, epoch_batches, rank_share
 from .csv_reader import CsvOptions
 from .curves import save_curves
-from .data import LabelledFile, data_files, read_labelled_file, split_validation
+from .data import data_files, read_labelled_file, split_validation
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
 from .presets import PRESETS, Hyperparameters, get_preset
@@ -124,8 +124,6 @@ class TrainResult:
 
 @dataclass
 class _Data:
-    train_file: LabelledFile
-    test_file: LabelledFile
     encoder: TextEncoder
     train_rows: list[list[int]]
     train_labels: np.ndarray
@@ -164,8 +162,12 @@ def _interleave(shards: Sequence[Sequence[Any]], total: int) -> list[Any]:
     return merged
 
 
-def _prepare_data(config: TrainConfig, context: DistContext, vocabulary_tokens: list[str] | None) -> _Data:
-    """Read, split, tokenize (sharded over processes), build or reuse the vocabulary, encode."""
+def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint | None) -> _Data:
+    """Read, split, tokenize (sharded over processes), build the vocabulary (or reuse the resumed run's), encode.
+
+    A resumed run keeps its checkpoint's spec and vocabulary, so a newer
+    default spec never changes how a run in progress encodes its data.
+    """
     hp = config.hyperparameters
     if config.train_file is None:
         train_path, test_path = data_files(None)
@@ -176,7 +178,7 @@ def _prepare_data(config: TrainConfig, context: DistContext, vocabulary_tokens: 
     train_index, val_index = split_validation(
         len(train_file.reviews), fraction=config.val_fraction, seed=config.val_seed
     )
-    spec = hp.spec()
+    spec = resumed.spec if resumed is not None else hp.spec()
     texts = [review.text for review in train_file.reviews] + [review.text for review in test_file.reviews]
     tokenizer = Tokenizer(spec)
     shard = range(context.rank, len(texts), context.world_size)
@@ -184,12 +186,15 @@ def _prepare_data(config: TrainConfig, context: DistContext, vocabulary_tokens: 
         logger.info("tokenizing %d reviews over %d process(es)", len(texts), context.world_size)
     tokens = {i: tokenizer.tokenize(texts[i]) for i in shard}
 
-    if vocabulary_tokens is None:
+    if resumed is not None:
+        vocabulary_tokens = resumed.vocabulary
+    else:
         in_train_split = np.zeros(len(texts), dtype=bool)
         in_train_split[train_index] = True
         counts = count_tokens(tokens[i] for i in shard if in_train_split[i])
         all_counts = context.gather_objects(counts)
-        if context.is_main:
+        vocabulary_tokens = None
+        if context.is_main:  # built once, on rank 0, from every process's counts; then shared
             vocabulary = vocabulary_from_counts(
                 sum(all_counts[1:], all_counts[0]), spec, min_freq=hp.min_freq, max_size=hp.max_vocab_size
             )
@@ -206,8 +211,6 @@ def _prepare_data(config: TrainConfig, context: DistContext, vocabulary_tokens: 
         "test": test_file.describe(),
     }
     return _Data(
-        train_file=train_file,
-        test_file=test_file,
         encoder=encoder,
         train_rows=[rows[i] for i in train_index],
         train_labels=train_labels[train_index],
@@ -341,7 +344,9 @@ class _Run:
             "history": list(self.progress.history),
         }
 
-    def _checkpoint(self, model_state: dict[str, torch.Tensor], metadata: dict[str, Any], training_state: dict[str, Any]) -> Checkpoint:
+    def _checkpoint(
+        self, model_state: dict[str, torch.Tensor], metadata: dict[str, Any], training_state: dict[str, Any]
+    ) -> Checkpoint:
         return Checkpoint(
             model_config=self.model_config,
             model_state=model_state,
@@ -421,7 +426,8 @@ class _Run:
         local = rank_share(batch, rank=self.context.rank, world_size=self.context.world_size)
         self.network.train()
         if len(local):
-            ids, targets = collate(self.data.encoder, self.data.train_rows, self.data.train_labels, local, self.context.device)
+            data = self.data
+            ids, targets = collate(data.encoder, data.train_rows, data.train_labels, local, self.context.device)
         else:  # fewer reviews than processes: a zero-weight dummy row keeps the collectives in step
             ids = torch.zeros((1, 1), dtype=torch.int64, device=self.context.device)
             targets = torch.zeros(1, device=self.context.device)
@@ -527,7 +533,7 @@ def train(config: TrainConfig, *, context: DistContext | None = None) -> TrainRe
     """
     context = context or distributed.setup(config.device)
     run_dir = _new_run_dir(config, context)
-    data = _prepare_data(config, context, None)
+    data = _prepare_data(config, context, resumed=None)
     return _Run(config, context, run_dir, data, None).run()
 
 
@@ -560,7 +566,7 @@ def resume(
             changes[name] = value
     config = TrainConfig.from_dict({**saved.to_dict(), **changes})
     context = context or distributed.setup(config.device)
-    data = _prepare_data(config, context, checkpoint.vocabulary)
+    data = _prepare_data(config, context, resumed=checkpoint)
     for split in ("train", "test"):
         expected, found = checkpoint.metadata["data"][split]["sha256"], data.description[split]["sha256"]
         if expected != found:

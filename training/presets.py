@@ -58,7 +58,9 @@ class Hyperparameters:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if 0 < self.max_vocab_size < 3:
-            raise ValueError(f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}")
+            raise ValueError(
+                f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}"
+            )
 
     def model_config(self, vocab_size: int) -> SentimentNetConfig:
         """The network's config for a vocabulary of ``vocab_size`` tokens."""
