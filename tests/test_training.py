@@ -265,3 +265,19 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
                                                      "version": "2.0.0", "force": False, "pack": "zip"})]
     out = capsys.readouterr().out
     assert f"artifact: {tmp_path / 'artifacts' / 'mine-2.0.0'}" in out and "test: loss" in out
+
+
+def test_vocabulary_comes_from_the_training_split_only(tmp_path: Path) -> None:
+    count = 40
+    _, val_index = split_validation(count, fraction=0.1, seed=0)
+    lines = []
+    for i in range(count):
+        word = "heldoutword" if i in set(val_index.tolist()) else "trainword"
+        lines.append(f"__label__{1 + i % 2} {word} {word} review number {i}\n")
+    (tmp_path / "train.txt").write_text("".join(lines))
+    (tmp_path / "test.txt").write_text("__label__1 testonlyword testonlyword\n__label__2 testonlyword\n")
+    result = train(_config((tmp_path / "train.txt", tmp_path / "test.txt"), tmp_path / "run",
+                           hyperparameters=TINY.with_overrides(epochs=1, eval_every=0)))
+    vocabulary = load_checkpoint(result.best_checkpoint).vocabulary
+    assert "trainword" in vocabulary and "review" in vocabulary
+    assert "heldoutword" not in vocabulary and "testonlyword" not in vocabulary
