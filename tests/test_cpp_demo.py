@@ -315,8 +315,17 @@ def test_cpp_tokens_equal_python_across_unicode(demo_build: DemoBuild, model_pt:
         {"tokenizer_steps": [], "lowercase": False},  # raw whitespace split, no lower-casing
         {"truncation_side": "left", "max_length": 7, "digit_replacement": "$#"},
         {"url_token": "<link>", "digit_pattern": "[0-9]"},
+        {"tokenizer_steps": [  # Python re syntax that PCRE2 reads differently, translated by the demo
+            {"pattern": "(?u)e{,2}\\Z", "replacement": " E "},
+            {"pattern": "\\u00e9|\\U0001F600", "replacement": " $0 "},
+            {"pattern": "(?i)[h-j]+|gi", "replacement": " <$0> "},
+            {"pattern": "\\v|[\\s]{2}", "replacement": " | "},
+            {"pattern": "(?P<x>o)(?P=x)(?#comment [)", "replacement": " $1 "},
+            {"pattern": "(?<=\\sb)a", "replacement": " A "},
+            {"pad": "  "},
+        ]},
     ],
-    ids=["no-steps-no-lowercase", "left-truncation", "other-url-token-ascii-digits"],
+    ids=["no-steps-no-lowercase", "left-truncation", "other-url-token-ascii-digits", "translated-syntax"],
 )
 def test_cpp_follows_other_specs(demo_build: DemoBuild, model_pt: Path, tmp_path: Path, overrides: dict) -> None:
     """The C++ encoder reads the spec rather than assuming the default one."""
@@ -330,6 +339,28 @@ def test_cpp_follows_other_specs(demo_build: DemoBuild, model_pt: Path, tmp_path
     sources = [record["case"] for record in _golden_records()]
     assert cpp_tokens == python_tokens, _describe_mismatches("tokens", sources, texts, python_tokens, cpp_tokens, (python_tokens, cpp_tokens))
     assert cpp_ids == [encoder.encode_ids(text) for text in texts]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("(?x)a b", r"the inline flag \(\?x\) is not supported"),
+        ("(?i:abc)", r"inline flags are only supported as one group at the start"),
+        ("[\\S]", r"\\S inside a character class is not supported"),
+        ("(?i)\\x69", r"spells i as an escape"),
+    ],
+)
+def test_cpp_refuses_patterns_it_cannot_reproduce(demo_build: DemoBuild, model_pt: Path, tmp_path: Path, pattern: str, message: str) -> None:
+    """Valid in Python, but meaning something PCRE2 cannot be made to mean here: refused, not guessed."""
+    TextEncoder.from_texts(json.dumps({**PreprocessingSpec().to_dict(), "tokenizer_steps": [{"pattern": pattern, "replacement": " "}]}),
+                           "_PAD\n_UNK\n")  # Python accepts it
+    variant = _resave(
+        model_pt, tmp_path / "variant.pt",
+        lambda files: {**files, "spec.json": json.dumps({**json.loads(files["spec.json"]), "tokenizer_steps": [{"pattern": pattern, "replacement": " "}]})},
+    )
+    done = _run(demo_build.binary, str(variant), "text")
+    assert done.returncode == 1
+    assert re.search(r"tokenizer step 0 '.*': .*" + message, done.stderr.decode()), done.stderr.decode()
 
 
 def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:

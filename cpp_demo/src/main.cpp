@@ -7,7 +7,6 @@
 
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -334,6 +333,9 @@ int main(int argc, char** argv) {
     return run(options);
   } catch (const DemoError& error) {
     std::cerr << "sentiment_demo: error: " << error.what() << "\n";
+    return kExitError;
+  } catch (const std::exception& error) {  // a bug or resource failure, not a user error
+    std::cerr << "sentiment_demo: internal error: " << error.what() << "\n";
     return kExitError;
   }
 }

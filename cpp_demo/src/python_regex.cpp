@@ -36,6 +36,15 @@ bool is_hex(const std::string& text, std::size_t start, std::size_t count) {
   return true;
 }
 
+// Whether pattern[i] starts "{,n}" or "{,}" (digits then a closing brace).
+bool is_open_minimum_quantifier(const std::string& pattern, std::size_t i) {
+  std::size_t k = i + 2;
+  while (k < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[k]))) {
+    ++k;
+  }
+  return k < pattern.size() && pattern[k] == '}';
+}
+
 // Copies text from `i` up to and including the first `stop` character.
 std::size_t copy_through(const std::string& pattern, std::size_t i, char stop, std::string& out) {
   const std::size_t end = pattern.find(stop, i);
@@ -60,14 +69,19 @@ std::string translate_python_pattern(const std::string& pattern, const std::stri
     if (k == i + 2 || k >= n || pattern[k] != ')') {
       break;
     }
-    const std::string flags = pattern.substr(i + 2, k - i - 2);
-    for (char flag : flags) {
+    std::string flags;  // without u: Unicode matching is Python's default and PCRE2_UCP here
+    for (char flag : pattern.substr(i + 2, k - i - 2)) {
       if (flag == 'a' || flag == 'L' || flag == 'x') {
         refuse(what, pattern, std::string("the inline flag (?") + flag + ") is not supported");
       }
       caseless = caseless || flag == 'i';
+      if (flag != 'u') {
+        flags += flag;
+      }
     }
-    out += "(?" + flags + ")";
+    if (!flags.empty()) {
+      out += "(?" + flags + ")";
+    }
     i = k + 1;
   }
 
@@ -111,6 +125,9 @@ std::string translate_python_pattern(const std::string& pattern, const std::stri
         }
         out += "\\x{" + hex + "}";
         i += 2 + digits;
+      } else if (e == 'x' && caseless && is_hex(pattern, i + 2, 2) &&
+                 (pattern.compare(i + 2, 2, "69") == 0 || pattern.compare(i + 2, 2, "49") == 0)) {
+        refuse(what, pattern, "a case-insensitive pattern spells i as an escape");
       } else if (std::isalpha(static_cast<unsigned char>(e)) && kSameLetterEscapes.find(e) == std::string_view::npos) {
         refuse(what, pattern, std::string("the escape \\") + e + " is not one Python's re and PCRE2 share");
       } else {
@@ -174,7 +191,7 @@ std::string translate_python_pattern(const std::string& pattern, const std::stri
         out += "(?";
         i += 2;
       }
-    } else if (c == '{' && i + 1 < n && pattern[i + 1] == ',') {
+    } else if (c == '{' && i + 1 < n && pattern[i + 1] == ',' && is_open_minimum_quantifier(pattern, i)) {
       out += "{0,";  // Python reads {,n} as {0,n}; PCRE2 10.42 as literal text
       i += 2;
     } else if (caseless && (c == 'i' || c == 'I')) {
@@ -233,7 +250,7 @@ void PythonRegex::check_replacement(const std::string& replacement) const {
       throw DemoError("the replacement '" + replacement + "' of " + what_ +
                       " has a '$' that is not a group reference ($N)");
     }
-    if (std::stoul(replacement.substr(i + 1, k - i - 1)) > groups) {
+    if (k - i - 1 > 5 || std::stoul(replacement.substr(i + 1, k - i - 1)) > groups) {
       throw DemoError("the replacement '" + replacement + "' of " + what_ + " refers to a group the pattern (" +
                       std::to_string(groups) + " groups) does not have");
     }
