@@ -19,6 +19,8 @@ import torch
 from sentiment_export import load_checkpoint
 from training import PRESETS, TrainConfig, resume, train
 
+pytestmark = pytest.mark.slow  # four torchrun jobs and one export: about 100 s on 2 cores
+
 # --standalone: a private rendezvous on a free port, so parallel test runs do not collide.
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 SETTINGS = ["--embedding-dim", "32", "--hidden-dim", "32", "--no-bidirectional", "--batch-size", "32",
