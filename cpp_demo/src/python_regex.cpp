@@ -283,6 +283,22 @@ std::string PythonRegex::substitute(std::string_view subject, const std::string&
   throw DemoError(what_ + ": the substitution output did not fit in the size PCRE2 asked for");
 }
 
+std::optional<std::pair<std::size_t, std::size_t>> PythonRegex::find(std::string_view subject,
+                                                                     std::size_t offset) const {
+  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), offset,
+                             PCRE2_NO_UTF_CHECK, match_data_.get(), nullptr);
+  if (rc == PCRE2_ERROR_NOMATCH) {
+    return std::nullopt;
+  }
+  if (rc < 0) {
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(rc, message, sizeof(message));
+    throw DemoError(what_ + " failed on a text: " + reinterpret_cast<const char*>(message));
+  }
+  const PCRE2_SIZE* vector = pcre2_get_ovector_pointer(match_data_.get());
+  return std::make_pair(static_cast<std::size_t>(vector[0]), static_cast<std::size_t>(vector[1]));
+}
+
 std::vector<std::pair<std::size_t, std::size_t>> PythonRegex::find_all(std::string_view subject) const {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   const auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data());

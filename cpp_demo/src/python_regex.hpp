@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,10 @@ class PythonRegex {
   /// replaced; `replacement` uses `$N` group references (see check_replacement).
   /// `subject` must be well-formed UTF-8.
   std::string substitute(std::string_view subject, const std::string& replacement) const;
+
+  /// The [start, end) byte span of re.search(pattern, subject, offset), or
+  /// nullopt; `offset` is a byte offset at a code point boundary.
+  std::optional<std::pair<std::size_t, std::size_t>> find(std::string_view subject, std::size_t offset) const;
 
   /// The [start, end) byte spans of re.finditer(pattern, subject).
   std::vector<std::pair<std::size_t, std::size_t>> find_all(std::string_view subject) const;

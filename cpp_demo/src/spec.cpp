@@ -58,6 +58,25 @@ TokenizerStep parse_step(const json& step, std::size_t index) {
 
 }  // namespace
 
+uint64_t tokenizer_steps_fingerprint(const std::vector<TokenizerStep>& steps) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  const auto mix = [&hash](const std::string& bytes) {
+    for (const char byte : bytes) {
+      hash = (hash ^ static_cast<unsigned char>(byte)) * 0x100000001b3ULL;
+    }
+    hash = hash * 0x100000001b3ULL;  // the NUL terminator (hash ^ 0 == hash)
+  };
+  for (const TokenizerStep& step : steps) {
+    if (step.is_pad) {
+      mix("P" + step.pad);
+    } else {
+      mix("R" + step.pattern);
+      mix(step.replacement);
+    }
+  }
+  return hash;
+}
+
 PreprocessingSpec parse_spec(const std::string& json_text) {
   json data;
   try {

@@ -36,6 +36,14 @@ struct PreprocessingSpec {
   int64_t spec_version = 0;
 };
 
+/// FNV-1a 64 of the steps in a fixed byte form ("P" pad NUL, or "R" pattern
+/// NUL replacement NUL, per step): names a rule set without copying it here.
+uint64_t tokenizer_steps_fingerprint(const std::vector<TokenizerStep>& steps);
+
+/// tokenizer_steps_fingerprint of sentiment_export.spec.NLTK_WORD_TOKENIZER_STEPS;
+/// tests/test_native_encoder.py recomputes it from spec.py and fails when they drift.
+inline constexpr uint64_t kNltkWordTokenizerFingerprint = 0xbc00d7e46117f9deULL;
+
 /// Parses and checks spec.json as PreprocessingSpec.from_json does: an
 /// unknown version, unknown or missing keys and out-of-range values are
 /// errors (DemoError), never guesses.

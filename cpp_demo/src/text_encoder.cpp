@@ -23,6 +23,10 @@ std::string literal_replacement(const std::string& text, const std::string& what
   return out;
 }
 
+// tokenize_head's sentinel word and first window (as in sentiment_export/tokenizer.py).
+constexpr const char* kSentinel = "x";
+constexpr std::size_t kFirstGuessBytesPerToken = 8;
+
 bool has_python_space(const std::string& token) {
   const std::vector<std::string> pieces = python_split(token);
   return pieces.size() != 1 || pieces.front().size() != token.size();
@@ -68,7 +72,10 @@ TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
       vocabulary_(vocab_text, spec_),
       digit_(spec_.digit_pattern, "digit_pattern"),
       digit_replacement_(literal_replacement(spec_.digit_replacement, "digit_replacement")),
-      url_(spec_.url_pattern, "url_pattern") {
+      url_(spec_.url_pattern, "url_pattern"),
+      head_shortcut_(tokenizer_steps_fingerprint(spec_.tokenizer_steps) == kNltkWordTokenizerFingerprint),
+      whitespace_("\\s", "whitespace"),
+      word_character_("\\w", "word character") {
   for (std::size_t index = 0; index < spec_.tokenizer_steps.size(); ++index) {
     const TokenizerStep& step = spec_.tokenizer_steps[index];
     Step compiled;
@@ -109,14 +116,47 @@ std::vector<std::string> TextEncoder::tokenize(std::string_view raw) const {
   return tokens;
 }
 
+std::vector<std::string> TextEncoder::tokenize_head(std::string_view text, std::size_t count) const {
+  if (count == 0) {
+    return {};
+  }
+  // Python counts the window in characters, here in bytes: where the prefix is
+  // cut changes only how much is tokenized, never the tokens (see the proof).
+  std::size_t window = count * kFirstGuessBytesPerToken;
+  while (head_shortcut_ && window < text.size()) {
+    std::size_t start = window;
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) {
+      ++start;  // to a code point boundary
+    }
+    const auto whitespace = whitespace_.find(text, start);
+    if (!whitespace || !word_character_.find(text, whitespace->second)) {
+      break;
+    }
+    std::string prefix(text.substr(0, whitespace->second));
+    prefix += kSentinel;
+    std::vector<std::string> tokens = tokenize(prefix);
+    if (!tokens.empty() && tokens.back() == kSentinel && tokens.size() > count) {
+      tokens.resize(count);
+      return tokens;
+    }
+    window *= 2;
+  }
+  std::vector<std::string> tokens = tokenize(text);
+  if (tokens.size() > count) {
+    tokens.resize(count);
+  }
+  return tokens;
+}
+
 std::vector<int64_t> TextEncoder::encode_ids(std::string_view text) const {
-  const std::vector<std::string> tokens = tokenize(text);
+  const auto limit = static_cast<std::size_t>(spec_.max_length);
+  const std::vector<std::string> tokens =
+      spec_.truncation_side == "right" ? tokenize_head(text, limit) : tokenize(text);
   std::vector<int64_t> ids;
   ids.reserve(tokens.size());
   for (const auto& token : tokens) {
     ids.push_back(vocabulary_.lookup(token));
   }
-  const auto limit = static_cast<std::size_t>(spec_.max_length);
   if (ids.size() > limit) {
     if (spec_.truncation_side == "right") {
       ids.resize(limit);  // keep the head

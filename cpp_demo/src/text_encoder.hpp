@@ -39,6 +39,15 @@ class TextEncoder {
   /// as url_token, tokenizer steps on each piece, split on whitespace.
   std::vector<std::string> tokenize(std::string_view text) const;
 
+  /// tokenize(text) cut to its first `count` tokens, tokenizing only as much
+  /// of a long text as needed when the spec's steps are the NLTK rules (the
+  /// port of Tokenizer.tokenize_head in sentiment_export/tokenizer.py, whose
+  /// docstring holds the proof that the tokens are the same).
+  std::vector<std::string> tokenize_head(std::string_view text, std::size_t count) const;
+
+  /// Whether tokenize_head may stop early: the spec's steps are the NLTK rules.
+  bool uses_head_shortcut() const { return head_shortcut_; }
+
   /// Ids of `text`, truncated to max_length on the spec's side, not padded.
   std::vector<int64_t> encode_ids(std::string_view text) const;
 
@@ -63,6 +72,9 @@ class TextEncoder {
   std::string digit_replacement_;  // in PCRE2 replacement syntax
   PythonRegex url_;
   std::vector<Step> steps_;
+  bool head_shortcut_;
+  PythonRegex whitespace_;
+  PythonRegex word_character_;
 };
 
 }  // namespace sentiment

@@ -1,0 +1,64 @@
+/* sentiment_encoder: the C ABI of cpp_demo's TextEncoder (text -> token ids by
+ * a sentiment_export spec.json and vocab.txt), for callers in other languages;
+ * sentiment_export/native_encoder.py loads it with ctypes.
+ *
+ * Every function is safe to call from several threads; one encoder serves
+ * one call at a time (calls on the same encoder wait for each other).
+ * No function throws: failures return an error code and, where an error
+ * buffer is given, a NUL-terminated message (cut to error_len - 1 bytes). */
+#ifndef SENTIMENT_ENCODER_H
+#define SENTIMENT_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define SE_API __attribute__((visibility("default")))
+#else
+#define SE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a signature below changes; callers check it before use. */
+#define SE_ABI_VERSION 1
+
+typedef struct se_encoder se_encoder;
+
+SE_API int se_abi_version(void);
+
+/* The spec version (spec.json "spec_version") this library reads. */
+SE_API int se_spec_version(void);
+
+/* Fingerprint of the NLTK rule set for which encoding stops after the kept
+ * head of a long text (see TextEncoder::tokenize_head). */
+SE_API uint64_t se_nltk_steps_fingerprint(void);
+
+/* An encoder for spec.json and vocab.txt (UTF-8, not NUL-terminated); NULL on
+ * error, with the reason in `error`. */
+SE_API se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char* vocab_text,
+                                     size_t vocab_len, char* error, size_t error_len);
+
+SE_API void se_encoder_destroy(se_encoder* encoder);
+
+SE_API int64_t se_encoder_max_length(const se_encoder* encoder);
+
+/* 1 when long texts are tokenized only as far as truncation keeps, else 0. */
+SE_API int se_encoder_uses_head_shortcut(const se_encoder* encoder);
+
+/* Encodes `count` texts: text i is the UTF-8 bytes data[offsets[i], offsets[i + 1]).
+ * Its ids (truncated by the spec, not padded) go to ids[i * row_stride ...] and
+ * their number to lengths[i]; row_stride must be >= the spec's max_length.
+ * Returns 0, or -1 with the reason in `error` (a text that is not well-formed
+ * UTF-8 names its index and byte); on error the outputs are unspecified. */
+SE_API int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
+                                   int64_t* ids, size_t row_stride, int64_t* lengths, char* error,
+                                   size_t error_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENTIMENT_ENCODER_H */
