@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import SpecError
 from .fileio import atomic_write_text
+from .native_encoder import create_native_encoder
 from .spec import PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
@@ -23,18 +24,48 @@ class TextEncoder:
 
     Saved as two plain files (``spec.json`` and ``vocab.txt``) so that any
     language can rebuild it.
+
+    ``backend`` chooses who computes ids (:meth:`encode_ids`, :meth:`encode_ids_batch`,
+    :meth:`encode`): ``"python"`` (the reference), ``"native"`` (the C++
+    encoder of cpp_demo via :mod:`sentiment_export.native_encoder`, same ids;
+    :class:`NativeEncoderError` when it is unavailable) or ``"auto"`` (native
+    when its library is installed, else Python). Tokens (:meth:`tokenize`)
+    always come from Python.
     """
 
-    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary) -> None:
+    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary, *, backend: str = "auto") -> None:
         self.spec = spec
         self.vocabulary = vocabulary
         self.tokenizer = Tokenizer(spec)
+        self._native = create_native_encoder(spec, vocabulary, backend)
+
+    @property
+    def backend(self) -> str:
+        """The backend in use: ``"native"`` or ``"python"``."""
+        return "python" if self._native is None else "native"
+
+    def with_backend(self, backend: str) -> TextEncoder:
+        """This encoder when ``backend`` is ``"auto"`` or already in use, else a copy on ``backend``."""
+        if backend in ("auto", self.backend):
+            return self
+        return TextEncoder(self.spec, self.vocabulary, backend=backend)
 
     def tokenize(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)
 
     def encode_ids(self, text: str) -> list[int]:
         """Ids of one text, truncated to ``max_length`` and not padded (may be empty)."""
+        if self._native is not None:
+            return self._native.encode_ids_batch([text], fallback=self._python_ids)[0]
+        return self._python_ids(text)
+
+    def encode_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """:meth:`encode_ids` of each text; the native backend encodes the whole batch in one call."""
+        if self._native is not None:
+            return self._native.encode_ids_batch(texts, fallback=self._python_ids)
+        return [self._python_ids(text) for text in texts]
+
+    def _python_ids(self, text: str) -> list[int]:
         if self.spec.truncation_side == "right":
             return self.vocabulary.lookup(self.tokenizer.tokenize_head(text, self.spec.max_length))
         return self.encode_tokens(self.tokenizer.tokenize(text))
@@ -70,7 +101,7 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
         """Encode and pad a batch of texts (see :meth:`encode_ids` and :meth:`pad`)."""
-        return self.pad([self.encode_ids(text) for text in texts], length=length)
+        return self.pad(self.encode_ids_batch(texts), length=length)
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         directory = Path(directory)
@@ -78,17 +109,17 @@ class TextEncoder:
         self.vocabulary.save(directory / VOCAB_FILENAME)
 
     @classmethod
-    def from_texts(cls, spec_json: str, vocab_text: str) -> TextEncoder:
+    def from_texts(cls, spec_json: str, vocab_text: str, *, backend: str = "auto") -> TextEncoder:
         """Rebuild from the contents of ``spec.json`` and ``vocab.txt``."""
         spec = PreprocessingSpec.from_json(spec_json)
-        return cls(spec, Vocabulary.from_text(vocab_text, spec))
+        return cls(spec, Vocabulary.from_text(vocab_text, spec), backend=backend)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> TextEncoder:
+    def load(cls, directory: str | os.PathLike[str], *, backend: str = "auto") -> TextEncoder:
         directory = Path(directory)
         try:
             spec_json = (directory / SPEC_FILENAME).read_text(encoding="utf-8")
             vocab_text = (directory / VOCAB_FILENAME).read_text(encoding="utf-8")
         except FileNotFoundError as error:
             raise SpecError(f"cannot load a TextEncoder from {directory}: {error.filename} is missing") from error
-        return cls.from_texts(spec_json, vocab_text)
+        return cls.from_texts(spec_json, vocab_text, backend=backend)

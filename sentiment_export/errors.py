@@ -33,3 +33,7 @@ class DataFormatError(SentimentExportError, ValueError):
 
 class DeviceError(SentimentExportError, RuntimeError):
     """The requested device (e.g. CUDA) cannot be used; raised instead of a silent CPU fallback."""
+
+
+class NativeEncoderError(SentimentExportError, RuntimeError):
+    """The native (C++) encoder was asked for but cannot be loaded or cannot reproduce the spec."""

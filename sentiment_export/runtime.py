@@ -116,6 +116,7 @@ class SentimentModel:
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_threads: int | None = None,
         session_options: ort.SessionOptions | None = None,
+        encoder_backend: str = "auto",
     ) -> SentimentModel:
         """Load and verify the artifact at ``path`` (directory, .tar.gz or .zip) and start a session.
 
@@ -126,7 +127,8 @@ class SentimentModel:
         labels agree with fp32 on >= 99% of texts). ``batch_size``: texts per
         onnxruntime run. ``intra_op_threads`` / ``session_options``: see
         :mod:`sentiment_export.providers` for the defaults (at most 4 threads,
-        no spinning).
+        no spinning). ``encoder_backend``: the :class:`TextEncoder` backend
+        (``"auto"``, ``"python"`` or ``"native"``; same ids either way).
 
         Raises :class:`ArtifactError` for a missing, corrupted or unloadable
         artifact, :class:`DeviceError` as above, and ``ValueError`` /
@@ -137,7 +139,7 @@ class SentimentModel:
         _check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path)
-        encoder = artifact.encoder()
+        encoder = artifact.encoder().with_backend(encoder_backend)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(
                 f"artifact {artifact.root}: its spec pads on the {encoder.spec.padding_side!r}, but SentimentNet "
@@ -191,7 +193,7 @@ class SentimentModel:
         / ``ValueError`` naming the offending index for input that is not
         text (see :func:`sentiment_export.inputs.as_text_list`).
         """
-        rows = [self.encoder.encode_ids(text) for text in as_text_list(texts)]
+        rows = self.encoder.encode_ids_batch(as_text_list(texts))
         scores = np.empty(len(rows), dtype=np.float32)
         order = np.argsort([len(row) for row in rows], kind="stable")
         for start in range(0, len(rows), self.batch_size):

@@ -161,3 +161,32 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# --- C++ builds (issues 5 and 6): cpp_demo configured once, each target built when first needed ----
+
+
+@pytest.fixture(scope="session")
+def cpp_build(tmp_path_factory: pytest.TempPathFactory):
+    """cpp_demo configured in a temporary directory (see tests/cpp_build.py); skips or fails without a toolchain."""
+    from cpp_build import CppBuild
+
+    return CppBuild(tmp_path_factory.mktemp("cpp_demo_build"))
+
+
+@pytest.fixture(scope="session")
+def demo_build(cpp_build):
+    """The sentiment_demo program, built once per session."""
+    from cpp_build import DemoBuild
+
+    seconds = cpp_build.build("sentiment_demo")
+    return DemoBuild(cpp_build.directory / "sentiment_demo", cpp_build.configure_seconds + seconds)
+
+
+@pytest.fixture(scope="session")
+def native_library(cpp_build):
+    """libsentiment_encoder.so (the encoder's C ABI), built once per session."""
+    from cpp_build import NativeLibrary
+
+    seconds = cpp_build.build("sentiment_encoder")
+    return NativeLibrary(cpp_build.directory / "libsentiment_encoder.so", cpp_build.configure_seconds + seconds)

@@ -18,15 +18,13 @@ reason, except when the environment variable CI is set: then they fail.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
 import subprocess
 import time
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +36,9 @@ from sentiment_export.reviews import read_reviews
 from sentiment_export.signature import TORCHSCRIPT_EXTRA_FILES
 from sentiment_export.tokenizer import Tokenizer
 
+from cpp_build import DemoBuild, ci_requested, missing_prerequisites, skip_or_fail
+
 REPO = Path(__file__).resolve().parents[1]
-CPP_DEMO = REPO / "cpp_demo"
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "hard_cases.jsonl"
 SNIPPETS_TEST = REPO / "training" / "default_data" / "test.ft.txt.bz2"
 IMDB_TEST = REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
@@ -48,90 +47,27 @@ SCORE_TOLERANCE = 1e-5
 BATCH = 64
 SHOWN_MISMATCHES = 5
 
-# (what, Debian package, how to check it is there)
-_TOOLS = (("cmake", "cmake"), ("pkg-config", "pkg-config"))
-_PKG_CONFIG_MODULES = (("libpcre2-8", "libpcre2-dev"), ("icu-uc", "libicu-dev"), ("nlohmann_json", "nlohmann-json3-dev"))
-
-
-# --- prerequisites: skip with the reason, or fail under CI -----------------------------------------
-
-
-def _ci_requested(environ: Mapping[str, str]) -> bool:
-    """CI is set (CI=true, CI=1, ...); CI="", "0", "false" or "no" count as not set."""
-    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _missing_prerequisites(
-    which: Callable[[str], str | None] = shutil.which,
-    has_module: Callable[[str], bool] | None = None,
-) -> list[str]:
-    """What the C++ build needs and does not find, each with the Debian package that brings it."""
-    missing = [f"{tool} (apt-get install {package})" for tool, package in _TOOLS if which(tool) is None]
-    if not any(which(compiler) for compiler in ("c++", "g++", "clang++")):
-        missing.append("a C++17 compiler (apt-get install g++)")
-    if has_module is None and which("pkg-config") is not None:
-
-        def has_module(module: str) -> bool:
-            return subprocess.run(["pkg-config", "--exists", module], check=False).returncode == 0
-
-    if has_module is not None:
-        missing += [f"{module} (apt-get install {package})" for module, package in _PKG_CONFIG_MODULES if not has_module(module)]
-    return missing
-
-
-def _skip_or_fail(missing: Sequence[str], *, ci: bool) -> None:
-    """Skip with the reason when something is missing; under CI a missing prerequisite is a failure."""
-    if not missing:
-        return
-    reason = "cannot build cpp_demo, missing: " + "; ".join(missing)
-    if ci:
-        pytest.fail(reason + " (CI is set, so the C++ parity test must run; install .ci/apt-packages.txt)", pytrace=False)
-    pytest.skip(reason)
+# --- prerequisites: skip with the reason, or fail under CI (tests/cpp_build.py) ----------------------
 
 
 @pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False)])
 def test_ci_variable_is_read_as_documented(value: str, expected: bool) -> None:
-    assert _ci_requested({"CI": value}) is expected
-    assert _ci_requested({}) is False
+    assert ci_requested({"CI": value}) is expected
+    assert ci_requested({}) is False
 
 
 def test_missing_prerequisite_skips_outside_ci_and_fails_under_ci() -> None:
-    missing = _missing_prerequisites(which=lambda name: None, has_module=lambda module: False)
+    missing = missing_prerequisites(which=lambda name: None, has_module=lambda module: False)
     assert any("apt-get install cmake" in item for item in missing)
     assert any("libpcre2-dev" in item for item in missing) and any("libicu-dev" in item for item in missing)
     with pytest.raises(pytest.skip.Exception, match="cannot build cpp_demo, missing: cmake"):
-        _skip_or_fail(missing, ci=False)
+        skip_or_fail(missing, ci=False)
     with pytest.raises(pytest.fail.Exception, match="CI is set, so the C\\+\\+ parity test must run"):
-        _skip_or_fail(missing, ci=True)
-    _skip_or_fail([], ci=True)  # nothing missing: neither
+        skip_or_fail(missing, ci=True)
+    skip_or_fail([], ci=True)  # nothing missing: neither
 
 
-# --- building and running the demo -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoBuild:
-    binary: Path
-    seconds: float
-
-
-@pytest.fixture(scope="session")
-def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
-    """cpp_demo configured and built (Release) in a temporary directory, once per session."""
-    _skip_or_fail(_missing_prerequisites(), ci=_ci_requested(os.environ))
-    import torch
-
-    build = tmp_path_factory.mktemp("cpp_demo_build")
-    started = time.perf_counter()
-    for command in (
-        ["cmake", "-S", str(CPP_DEMO), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"],
-        ["cmake", "--build", str(build), "-j", str(max(1, min(os.cpu_count() or 1, 4)))],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}", pytrace=False)
-    return DemoBuild(build / "sentiment_demo", time.perf_counter() - started)
+# --- running the demo (built by the session fixture demo_build, tests/conftest.py) -------------------
 
 
 def _run(binary: Path, *args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
@@ -194,7 +130,7 @@ def _load_pt(path: Path) -> tuple[object, dict[str, str]]:
 @pytest.fixture(scope="session")
 def python_side(model_pt: Path) -> PythonSide:
     module, files = _load_pt(model_pt)
-    return PythonSide(TextEncoder.from_texts(files["spec.json"], files["vocab.txt"]), module, files)
+    return PythonSide(TextEncoder.from_texts(files["spec.json"], files["vocab.txt"], backend="python"), module, files)
 
 
 # --- the texts ---------------------------------------------------------------------------------

@@ -49,12 +49,13 @@ SE_API int64_t se_encoder_max_length(const se_encoder* encoder);
 SE_API int se_encoder_uses_head_shortcut(const se_encoder* encoder);
 
 /* Encodes `count` texts: text i is the UTF-8 bytes data[offsets[i], offsets[i + 1]).
- * Its ids (truncated by the spec, not padded) go to ids[i * row_stride ...] and
- * their number to lengths[i]; row_stride must be >= the spec's max_length.
+ * The ids of all texts (each truncated by the spec, not padded) are written back
+ * to back into `ids`, text i's lengths[i] ids right after text i - 1's;
+ * ids_capacity (in int64 values) must be >= count * the spec's max_length.
  * Returns 0, or -1 with the reason in `error` (a text that is not well-formed
  * UTF-8 names its index and byte); on error the outputs are unspecified. */
 SE_API int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
-                                   int64_t* ids, size_t row_stride, int64_t* lengths, char* error,
+                                   int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error,
                                    size_t error_len);
 
 #ifdef __cplusplus

@@ -66,17 +66,20 @@ int64_t se_encoder_max_length(const se_encoder* encoder) { return encoder->encod
 int se_encoder_uses_head_shortcut(const se_encoder* encoder) { return encoder->encoder.uses_head_shortcut() ? 1 : 0; }
 
 int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
-                            int64_t* ids, size_t row_stride, int64_t* lengths, char* error, size_t error_len) {
+                            int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error, size_t error_len) {
   try {
     if (encoder == nullptr || (count > 0 && (data == nullptr || offsets == nullptr || ids == nullptr ||
                                              lengths == nullptr))) {
       throw sentiment::DemoError("se_encoder_encode_batch: a NULL argument");
     }
-    if (row_stride < static_cast<std::size_t>(encoder->encoder.spec().max_length)) {
-      throw sentiment::DemoError("row_stride " + std::to_string(row_stride) + " is less than the spec's max_length " +
-                                 std::to_string(encoder->encoder.spec().max_length));
+    const auto max_length = static_cast<std::size_t>(encoder->encoder.spec().max_length);
+    if (ids_capacity / max_length < count) {
+      throw sentiment::DemoError("ids_capacity " + std::to_string(ids_capacity) + " is less than count (" +
+                                 std::to_string(count) + ") x the spec's max_length (" + std::to_string(max_length) +
+                                 ")");
     }
     const std::lock_guard<std::mutex> lock(encoder->mutex);
+    std::size_t written = 0;
     for (std::size_t i = 0; i < count; ++i) {
       if (offsets[i + 1] < offsets[i]) {
         throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
@@ -87,7 +90,8 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
                                    ")");
       }
       const std::vector<int64_t> row = encoder->encoder.encode_ids(text);
-      std::copy(row.begin(), row.end(), ids + i * row_stride);
+      std::copy(row.begin(), row.end(), ids + written);
+      written += row.size();
       lengths[i] = static_cast<int64_t>(row.size());
     }
     return 0;

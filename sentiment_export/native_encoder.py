@@ -1,0 +1,200 @@
+"""The optional native TextEncoder backend: cpp_demo's C++ encoder, loaded with ctypes.
+
+The library is ``libsentiment_encoder.so``, built by CMake from the same
+sources as the C++ demo (``cmake -S cpp_demo -B build && cmake --build build``,
+or ``-DSENTIMENT_BUILD_DEMO=OFF`` for the library alone, without libtorch).
+It is found through the environment variable ``SENTIMENT_EXPORT_NATIVE_ENCODER``
+(the library's path) or, without it, at :data:`DEFAULT_LIBRARY`
+(``build/libsentiment_encoder.so`` beside the package, where the README's
+build command puts it in a source checkout). Nothing is compiled at install
+time; without the library the pure-Python encoder runs, which stays the
+reference: the native one gives the same ids (tested on the golden hard
+cases, real reviews, adversarial and non-UTF-8 texts).
+
+Texts that have no UTF-8 form (``str`` with lone surrogates, which Python's
+own encoder accepts) are encoded by the Python path, so both backends give
+the same ids for every ``str``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NativeEncoderError
+from .spec import PreprocessingSpec
+from .vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
+DEFAULT_LIBRARY = Path(__file__).resolve().parents[1] / "build" / "libsentiment_encoder.so"
+BACKENDS = ("auto", "python", "native")
+ABI_VERSION = 1
+"""The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""
+
+_CHUNK = 4096  # texts per native call: bounds the (chunk, max_length) int64 buffer
+_ERROR_BYTES = 1024
+_BUILD_HINT = (
+    "build it with `cmake -S cpp_demo -B build -DSENTIMENT_BUILD_DEMO=OFF && cmake --build build` "
+    f"and set {ENV_VAR}=/path/to/libsentiment_encoder.so (or leave it at {DEFAULT_LIBRARY})"
+)
+
+
+def _configured() -> str:
+    return os.environ.get(ENV_VAR, "").strip()
+
+
+def library_path() -> Path:
+    """Where the native library is looked for: ``$SENTIMENT_EXPORT_NATIVE_ENCODER``, else :data:`DEFAULT_LIBRARY`."""
+    return Path(_configured() or DEFAULT_LIBRARY)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_library(path: str) -> ctypes.CDLL:
+    """The library at ``path`` with its signatures declared; loaded once per process and path."""
+    try:
+        library = ctypes.CDLL(path)
+    except OSError as error:
+        raise NativeEncoderError(f"cannot load the native encoder library {path}: {error}; {_BUILD_HINT}") from error
+    try:
+        library.se_abi_version.restype = ctypes.c_int
+        library.se_abi_version.argtypes = []
+    except AttributeError as error:
+        raise NativeEncoderError(f"{path} is not a sentiment_encoder library (no se_abi_version); {_BUILD_HINT}") from error
+    version = library.se_abi_version()
+    if version != ABI_VERSION:
+        raise NativeEncoderError(
+            f"the native encoder library {path} has ABI version {version}, this sentiment_export speaks "
+            f"{ABI_VERSION}; rebuild cpp_demo from the same source tree as the package"
+        )
+    library.se_nltk_steps_fingerprint.restype = ctypes.c_uint64
+    library.se_nltk_steps_fingerprint.argtypes = []
+    library.se_encoder_create.restype = ctypes.c_void_p
+    library.se_encoder_create.argtypes = [
+        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+    ]
+    library.se_encoder_destroy.restype = None
+    library.se_encoder_destroy.argtypes = [ctypes.c_void_p]
+    library.se_encoder_max_length.restype = ctypes.c_int64
+    library.se_encoder_max_length.argtypes = [ctypes.c_void_p]
+    library.se_encoder_uses_head_shortcut.restype = ctypes.c_int
+    library.se_encoder_uses_head_shortcut.argtypes = [ctypes.c_void_p]
+    library.se_encoder_encode_batch.restype = ctypes.c_int
+    library.se_encoder_encode_batch.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+    ]
+    return library
+
+
+class NativeEncoder:
+    """Text -> ids by the C++ encoder, for one spec and vocabulary; thread-safe (the library locks).
+
+    Raises :class:`NativeEncoderError` when the library cannot be loaded or
+    refuses the spec (a pattern whose Python meaning it cannot reproduce).
+    """
+
+    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary, *, library: str | os.PathLike[str] | None = None) -> None:
+        path = Path(library) if library is not None else library_path()
+        self.library_path = path
+        self._library = _load_library(str(path))
+        spec_json = spec.to_json().encode("utf-8")
+        vocab_text = vocabulary.to_text().encode("utf-8")
+        error = ctypes.create_string_buffer(_ERROR_BYTES)
+        handle = self._library.se_encoder_create(spec_json, len(spec_json), vocab_text, len(vocab_text), error, _ERROR_BYTES)
+        if not handle:
+            raise NativeEncoderError(
+                f"the native encoder ({path}) refuses this spec/vocabulary: {error.value.decode('utf-8', 'replace')}; "
+                "use backend='python'"
+            )
+        self._handle = ctypes.c_void_p(handle)
+        self._destroy = self._library.se_encoder_destroy
+        self.max_length = int(self._library.se_encoder_max_length(self._handle))
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            self._destroy(handle)
+            self._handle = None
+
+    @property
+    def uses_head_shortcut(self) -> bool:
+        """Whether long texts are tokenized only as far as right truncation keeps (the NLTK rule set)."""
+        return bool(self._library.se_encoder_uses_head_shortcut(self._handle))
+
+    def encode_ids_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[int]]) -> list[list[int]]:
+        """Ids of each text (truncated, not padded), one native call per chunk of texts.
+
+        A text without a UTF-8 form (lone surrogates) is encoded by ``fallback``
+        (the Python path), so the result never depends on the backend.
+        """
+        rows: list[list[int]] = []
+        for start in range(0, len(texts), _CHUNK):
+            rows += self._encode_chunk(texts[start : start + _CHUNK], fallback)
+        return rows
+
+    def _encode_chunk(self, texts: Sequence[str], fallback: Callable[[str], list[int]]) -> list[list[int]]:
+        parts: list[bytes] = []
+        unencodable: list[int] = []
+        for index, text in enumerate(texts):
+            try:
+                parts.append(text.encode("utf-8"))
+            except UnicodeEncodeError:
+                parts.append(b"")
+                unencodable.append(index)
+        count = len(parts)
+        offsets = np.zeros(count + 1, dtype=np.uint64)
+        np.cumsum([len(part) for part in parts], out=offsets[1:])
+        ids = np.empty(count * self.max_length, dtype=np.int64)
+        lengths = np.empty(count, dtype=np.int64)
+        error = ctypes.create_string_buffer(_ERROR_BYTES)
+        status = self._library.se_encoder_encode_batch(
+            self._handle, b"".join(parts), offsets.ctypes.data, count,
+            ids.ctypes.data, ids.size, lengths.ctypes.data, error, _ERROR_BYTES,
+        )
+        if status != 0:  # not expected: every text here is well-formed UTF-8
+            raise NativeEncoderError(f"the native encoder failed: {error.value.decode('utf-8', 'replace')}")
+        ends = np.cumsum(lengths).tolist()
+        flat = ids[: ends[-1] if ends else 0].tolist()
+        rows = [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
+        for index in unencodable:
+            rows[index] = fallback(texts[index])
+        return rows
+
+
+def create_native_encoder(spec: PreprocessingSpec, vocabulary: Vocabulary, backend: str) -> NativeEncoder | None:
+    """The native encoder for ``backend`` ``"native"`` (or an error), ``"auto"`` (or None), ``"python"`` (None).
+
+    ``"auto"`` falls back to Python silently when no library is installed, and
+    with a logged warning when one is configured or present but unusable.
+    Raises ``ValueError`` for an unknown backend and :class:`NativeEncoderError`
+    when ``"native"`` cannot be served.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "python":
+        return None
+    path = library_path()
+    if backend == "auto" and not path.is_file() and not _configured():
+        return None
+    if not path.is_file():
+        how = f"{ENV_VAR}={_configured()!r}" if _configured() else "the default location"
+        message = f"no native encoder library at {path} ({how}); {_BUILD_HINT}"
+        if backend == "native":
+            raise NativeEncoderError(message)
+        logger.warning("%s; using the Python encoder", message)
+        return None
+    try:
+        return NativeEncoder(spec, vocabulary, library=path)
+    except NativeEncoderError as error:
+        if backend == "native":
+            raise
+        logger.warning("%s; using the Python encoder", error)
+        return None

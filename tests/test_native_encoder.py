@@ -1,0 +1,269 @@
+"""The native encoder (libsentiment_encoder.so from cpp_demo, via ctypes) gives the Python encoder's ids.
+
+The library is built once per session from cpp_demo/ (fixture native_library,
+tests/conftest.py; skipped with the reason without a C++ toolchain, a failure
+under CI=true). The Python encoder is the reference; the native one must give
+equal ids on the golden hard cases, the embedded snippets test set, 1,000
+imdb test reviews when ../shared/data/imdb exists, adversarial long texts
+(the head-only tokenization's edges) and texts without a UTF-8 form, for the
+default spec and for specs that switch the head shortcut off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import random
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
+from sentiment_export import native_encoder
+from sentiment_export.errors import NativeEncoderError
+from sentiment_export.reviews import read_reviews
+from sentiment_export.spec import NLTK_WORD_TOKENIZER_STEPS
+
+from cpp_build import NativeLibrary
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "hard_cases.jsonl"
+SNIPPETS_TEST = REPO / "training" / "default_data" / "test.ft.txt.bz2"
+IMDB_TEST = REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
+IMDB_SAMPLE = 1000
+
+
+@pytest.fixture
+def use_library(native_library: NativeLibrary, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Points SENTIMENT_EXPORT_NATIVE_ENCODER at the session's library for one test."""
+    monkeypatch.setenv(native_encoder.ENV_VAR, str(native_library.path))
+    return native_library.path
+
+
+@pytest.fixture(scope="session")
+def real_texts() -> list[str]:
+    """Golden hard cases, snippets test set and (when present) an imdb test sample."""
+    texts = [json.loads(line)["text"] for line in GOLDEN_PATH.read_text(encoding="utf-8").splitlines()]
+    texts += [review.text for review in read_reviews(SNIPPETS_TEST)[0]]
+    if IMDB_TEST.is_file():
+        imdb = read_reviews(IMDB_TEST)[0]
+        texts += [imdb[index].text for index in sorted(random.Random(0).sample(range(len(imdb)), min(IMDB_SAMPLE, len(imdb))))]
+    return texts
+
+
+@pytest.fixture(scope="session")
+def vocabulary(real_texts: list[str]) -> Vocabulary:
+    """Tokens of every other real text: the rest hold unknown words, so UNK ids are exercised too."""
+    spec = PreprocessingSpec()
+    tokenizer = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="python").tokenizer
+    return Vocabulary.from_tokens(sorted({token for text in real_texts[::2] for token in tokenizer.tokenize(text)}), spec)
+
+
+def _adversarial_texts() -> list[str]:
+    """Long texts whose first 200 tokens end at the edges of the head-only tokenization's guards."""
+    rng = random.Random(1)
+    words = ["good", "Bad", "can't", "''", '"', "(", ")", ".", "...", "--", "é", "ΣΑΣ", "www.example.com", "e-mail@x.org", "1,5", "n't", "'s", "«", "`"]
+    texts = [
+        "word " * 100_000,  # a megabyte, cut early
+        "x" * 300_000,  # no whitespace at all: whole text
+        " " * 5000 + "late start",  # whitespace, but no word character after the first cut
+        "end. " * 400 + ")''\" ' . '' ",  # the $-anchored rules' closing quotes and brackets past the cut
+        "é " * 2000,  # the byte window lands inside two-byte characters
+        "中文\u3000" * 2000,  # ideographic space: Python whitespace
+        "a\x1cb " * 2000,  # U+001C: Python whitespace, not PCRE2's
+        "ΑΣ Σ " * 2000,  # final sigma decided at the cut
+        "don't can't won't gonna " * 200,
+        "see http://example.com/a?b=1 now " * 300,  # URLs across the cut
+        "Hello.World! " * 500 + ".",
+        "\n".join("line %d: ok" % index for index in range(3000)),
+    ]
+    texts += [" ".join(rng.choice(words) for _ in range(rng.randrange(150, 1500))) for _ in range(60)]
+    texts += ["a \ud800 b", "\udcff" * 10, "ok \ud83d"]  # lone surrogates: no UTF-8 form
+    return texts
+
+
+def _reference_ids(encoder: TextEncoder, text: str) -> list[int]:
+    """Ids by the definition: every token of the whole text, then truncation."""
+    return encoder.encode_tokens(encoder.tokenize(text))
+
+
+def _fnv1a_steps(steps) -> int:
+    """The C++ tokenizer_steps_fingerprint (cpp_demo/src/spec.cpp), computed from spec.py's data."""
+    data = bytearray()
+    for step in steps:
+        data += b"P" + step["pad"].encode() + b"\0" if "pad" in step else b"R" + step["pattern"].encode() + b"\0" + step["replacement"].encode() + b"\0"
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def test_library_knows_the_nltk_rules_of_spec_py(use_library: Path) -> None:
+    library = native_encoder._load_library(str(use_library))
+    assert library.se_nltk_steps_fingerprint() == _fnv1a_steps(NLTK_WORD_TOKENIZER_STEPS), (
+        "spec.py's NLTK_WORD_TOKENIZER_STEPS changed: update kNltkWordTokenizerFingerprint in cpp_demo/src/spec.hpp"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shortcut"),
+    [({}, True), ({"tokenizer_steps": NLTK_WORD_TOKENIZER_STEPS[:-1]}, False), ({"tokenizer_steps": ()}, False)],
+    ids=["nltk", "one-step-less", "no-steps"],
+)
+def test_head_shortcut_only_for_the_nltk_rules(use_library: Path, overrides: dict, shortcut: bool) -> None:
+    spec = PreprocessingSpec().with_overrides(**overrides)
+    encoder = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="native")
+    assert encoder._native.uses_head_shortcut is shortcut
+    assert encoder.tokenizer._head_shortcut is shortcut  # the same rule as Python's
+
+
+def test_native_ids_equal_python_on_real_texts(use_library: Path, real_texts: list[str], vocabulary: Vocabulary) -> None:
+    spec = PreprocessingSpec()
+    python = TextEncoder(spec, vocabulary, backend="python")
+    native = TextEncoder(spec, vocabulary, backend="native")
+    assert native.backend == "native" and python.backend == "python"
+    expected = [python.encode_ids(text) for text in real_texts]
+    got = native.encode_ids_batch(real_texts)
+    differing = [index for index in range(len(real_texts)) if got[index] != expected[index]]
+    assert not differing, f"{len(differing)} of {len(real_texts)} texts differ, first: {real_texts[differing[0]][:300]!r}"
+    assert sum(len(row) for row in got) > 50_000 and sum(row.count(spec.unk_id) for row in got) > 100
+    assert [native.encode_ids(text) for text in real_texts[:50]] == expected[:50]
+    np.testing.assert_array_equal(native.encode(real_texts[:300]), python.encode(real_texts[:300]))
+    np.testing.assert_array_equal(native.encode(real_texts[:3], length=250), python.encode(real_texts[:3], length=250))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"max_length": 7}, {"truncation_side": "left", "max_length": 30}, {"tokenizer_steps": ()}, {"url_token": "<link>", "lowercase": False}],
+    ids=["default", "short-head", "left-truncation", "no-steps", "other-url-token-cased"],
+)
+def test_native_ids_equal_python_on_adversarial_texts(use_library: Path, vocabulary: Vocabulary, overrides: dict) -> None:
+    spec = PreprocessingSpec().with_overrides(**overrides)
+    vocab = Vocabulary.from_tokens(vocabulary.tokens[2:], spec)
+    python = TextEncoder(spec, vocab, backend="python")
+    native = TextEncoder(spec, vocab, backend="native")
+    texts = _adversarial_texts()
+    got = native.encode_ids_batch(texts)
+    for index, text in enumerate(texts):
+        expected = _reference_ids(python, text)
+        assert python.encode_ids(text) == expected
+        assert got[index] == expected, f"text {index} ({text[:80]!r}...): native {got[index][:20]} != python {expected[:20]}"
+
+
+def test_texts_without_utf8_form_go_through_python(use_library: Path, vocabulary: Vocabulary) -> None:
+    native = TextEncoder(PreprocessingSpec(), vocabulary, backend="native")
+    python = TextEncoder(PreprocessingSpec(), vocabulary, backend="python")
+    texts = ["good \ud800 movie", "fine", "\udcff"]
+    assert native.encode_ids_batch(texts) == [python.encode_ids(text) for text in texts]
+
+
+def test_c_abi_reports_invalid_utf8_and_small_buffers(use_library: Path) -> None:
+    """What a C caller sees; the Python wrapper never passes such input."""
+    library = native_encoder._load_library(str(use_library))
+    spec = PreprocessingSpec().to_json().encode()
+    error = ctypes.create_string_buffer(256)
+    assert not library.se_encoder_create(b"{}", 2, b"_PAD\n_UNK\n", 10, error, 256)
+    assert b"preprocessing spec version (missing) is not supported" in error.value
+    handle = library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\n", 10, error, 256)
+    assert handle
+    try:
+        data = b"fine" + b"bad \xff"
+        offsets = np.array([0, 4, len(data)], dtype=np.uint64)
+        ids = np.empty(2 * 200, dtype=np.int64)
+        lengths = np.empty(2, dtype=np.int64)
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, ids.size, lengths.ctypes.data, error, 256) == -1
+        assert error.value == b"text 1 is not valid UTF-8 (byte 4)"
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, 399, lengths.ctypes.data, error, 256) == -1
+        assert b"ids_capacity 399 is less than count (2) x the spec's max_length (200)" in error.value
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 1, ids.ctypes.data, 200, lengths.ctypes.data, error, 256) == 0
+        assert lengths[0] == 1 and ids[0] == 1  # "fine" is unknown to this vocabulary
+    finally:
+        library.se_encoder_destroy(handle)
+
+
+def test_concurrent_calls_give_the_same_ids(use_library: Path, real_texts: list[str], vocabulary: Vocabulary) -> None:
+    native = TextEncoder(PreprocessingSpec(), vocabulary, backend="native")
+    texts = real_texts[:400]
+    expected = native.encode_ids_batch(texts)
+    results: list[list[list[int]]] = [[] for _ in range(4)]
+
+    def work(slot: int) -> None:
+        results[slot] = [native.encode_ids(text) for text in texts] if slot % 2 else native.encode_ids_batch(texts)
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(result == expected for result in results)
+
+
+# --- choosing the backend ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No environment variable and nothing at the default location."""
+    monkeypatch.delenv(native_encoder.ENV_VAR, raising=False)
+    monkeypatch.setattr(native_encoder, "DEFAULT_LIBRARY", tmp_path / "absent.so")
+    return tmp_path / "absent.so"
+
+
+def test_auto_without_a_library_is_python_silently(no_library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spec = PreprocessingSpec()
+    with caplog.at_level(logging.DEBUG, logger="sentiment_export"):
+        encoder = TextEncoder(spec, Vocabulary.from_tokens(["good"], spec))
+    assert encoder.backend == "python" and encoder.encode_ids("good film") == [2, 1]
+    assert caplog.records == []
+
+
+def test_native_without_a_library_raises_with_the_fix(no_library: Path) -> None:
+    spec = PreprocessingSpec()
+    with pytest.raises(NativeEncoderError, match=r"no native encoder library at .*absent\.so \(the default location\); build it with `cmake"):
+        TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="native")
+
+
+def test_configured_but_missing_library_warns_under_auto(no_library: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv(native_encoder.ENV_VAR, str(no_library.parent / "typo.so"))
+    spec = PreprocessingSpec()
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        assert TextEncoder(spec, Vocabulary.from_tokens([], spec)).backend == "python"
+    assert "SENTIMENT_EXPORT_NATIVE_ENCODER=" in caplog.text and "using the Python encoder" in caplog.text
+
+
+def test_unknown_backend_is_a_value_error() -> None:
+    spec = PreprocessingSpec()
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'python', 'native'\), got 'c\+\+'"):
+        TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="c++")
+
+
+def test_spec_the_cpp_side_cannot_reproduce(use_library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spec = PreprocessingSpec().with_overrides(tokenizer_steps=({"pattern": "(?x)a b", "replacement": " "},))
+    vocab = Vocabulary.from_tokens([], spec)
+    with pytest.raises(NativeEncoderError, match=r"refuses this spec/vocabulary: .*the inline flag \(\?x\) is not supported.*use backend='python'"):
+        TextEncoder(spec, vocab, backend="native")
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        assert TextEncoder(spec, vocab, backend="auto").backend == "python"
+    assert "inline flag (?x)" in caplog.text
+
+
+def test_not_a_sentiment_encoder_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "libfake.so"
+    fake.write_bytes(b"not an ELF file")
+    monkeypatch.setenv(native_encoder.ENV_VAR, str(fake))
+    spec = PreprocessingSpec()
+    with pytest.raises(NativeEncoderError, match=r"cannot load the native encoder library .*libfake\.so"):
+        TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="native")
+
+
+def test_runtime_passes_the_backend_through(use_library: Path, exported_artifact: Path, real_texts: list[str]) -> None:
+    from sentiment_export.runtime import SentimentModel
+
+    native = SentimentModel.load(exported_artifact, device="cpu", encoder_backend="native", intra_op_threads=1)
+    python = SentimentModel.load(exported_artifact, device="cpu", encoder_backend="python", intra_op_threads=1)
+    assert (native.encoder.backend, python.encoder.backend) == ("native", "python")
+    texts = real_texts[:500] + ["", "good \ud800"]
+    np.testing.assert_array_equal(native.predict_proba(texts), python.predict_proba(texts))
