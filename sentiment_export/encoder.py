@@ -30,14 +30,17 @@ class TextEncoder:
     encoder of cpp_demo via :mod:`sentiment_export.native_encoder`, same ids;
     :class:`NativeEncoderError` when it is unavailable) or ``"auto"`` (native
     when its library is installed, else Python). Tokens (:meth:`tokenize`)
-    always come from Python.
+    always come from Python. ``native_threads``: threads the native backend
+    splits a batch over (default 1; the ids do not depend on it).
     """
 
-    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary, *, backend: str = "auto") -> None:
+    def __init__(
+        self, spec: PreprocessingSpec, vocabulary: Vocabulary, *, backend: str = "auto", native_threads: int = 1
+    ) -> None:
         self.spec = spec
         self.vocabulary = vocabulary
         self.tokenizer = Tokenizer(spec)
-        self._native = create_native_encoder(spec, vocabulary, backend)
+        self._native = create_native_encoder(spec, vocabulary, backend, threads=native_threads)
 
     @property
     def backend(self) -> str:

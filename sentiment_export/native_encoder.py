@@ -78,7 +78,7 @@ def _load_library(path: str) -> ctypes.CDLL:
     library.se_nltk_steps_fingerprint.argtypes = []
     library.se_encoder_create.restype = ctypes.c_void_p
     library.se_encoder_create.argtypes = [
-        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
     ]
     library.se_encoder_destroy.restype = None
     library.se_encoder_destroy.argtypes = [ctypes.c_void_p]
@@ -94,21 +94,41 @@ def _load_library(path: str) -> ctypes.CDLL:
     return library
 
 
+def _check_threads(threads: int) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__} {threads!r}")
+    if not 1 <= threads <= 256:
+        raise ValueError(f"threads must be between 1 and 256, got {threads}")
+    return threads
+
+
 class NativeEncoder:
     """Text -> ids by the C++ encoder, for one spec and vocabulary; thread-safe (the library locks).
 
+    ``threads``: how many threads one batch is split over (1: all work in the
+    calling thread; texts are independent, so the ids never depend on it).
     Raises :class:`NativeEncoderError` when the library cannot be loaded or
     refuses the spec (a pattern whose Python meaning it cannot reproduce).
     """
 
-    def __init__(self, spec: PreprocessingSpec, vocabulary: Vocabulary, *, library: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        spec: PreprocessingSpec,
+        vocabulary: Vocabulary,
+        *,
+        library: str | os.PathLike[str] | None = None,
+        threads: int = 1,
+    ) -> None:
+        self.threads = _check_threads(threads)
         path = Path(library) if library is not None else library_path()
         self.library_path = path
         self._library = _load_library(str(path))
         spec_json = spec.to_json().encode("utf-8")
         vocab_text = vocabulary.to_text().encode("utf-8")
         error = ctypes.create_string_buffer(_ERROR_BYTES)
-        handle = self._library.se_encoder_create(spec_json, len(spec_json), vocab_text, len(vocab_text), error, _ERROR_BYTES)
+        handle = self._library.se_encoder_create(
+            spec_json, len(spec_json), vocab_text, len(vocab_text), threads, error, _ERROR_BYTES
+        )
         if not handle:
             raise NativeEncoderError(
                 f"the native encoder ({path}) refuses this spec/vocabulary: {error.value.decode('utf-8', 'replace')}; "
@@ -169,7 +189,9 @@ class NativeEncoder:
         return rows
 
 
-def create_native_encoder(spec: PreprocessingSpec, vocabulary: Vocabulary, backend: str) -> NativeEncoder | None:
+def create_native_encoder(
+    spec: PreprocessingSpec, vocabulary: Vocabulary, backend: str, *, threads: int = 1
+) -> NativeEncoder | None:
     """The native encoder for ``backend`` ``"native"`` (or an error), ``"auto"`` (or None), ``"python"`` (None).
 
     ``"auto"`` falls back to Python silently when no library is installed, and
@@ -179,6 +201,7 @@ def create_native_encoder(spec: PreprocessingSpec, vocabulary: Vocabulary, backe
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _check_threads(threads)
     if backend == "python":
         return None
     path = library_path()
@@ -192,7 +215,7 @@ def create_native_encoder(spec: PreprocessingSpec, vocabulary: Vocabulary, backe
         logger.warning("%s; using the Python encoder", message)
         return None
     try:
-        return NativeEncoder(spec, vocabulary, library=path)
+        return NativeEncoder(spec, vocabulary, library=path, threads=threads)
     except NativeEncoderError as error:
         if backend == "native":
             raise

@@ -153,6 +153,22 @@ def test_native_ids_equal_python_on_adversarial_texts(use_library: Path, vocabul
         assert got[index] == expected, f"text {index} ({text[:80]!r}...): native {got[index][:20]} != python {expected[:20]}"
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_split_the_batch_without_changing_ids(use_library: Path, real_texts: list[str], vocabulary: Vocabulary, threads: int) -> None:
+    python = TextEncoder(PreprocessingSpec(), vocabulary, backend="python")
+    native = TextEncoder(PreprocessingSpec(), vocabulary, backend="native", native_threads=threads)
+    texts = real_texts[:700] + _adversarial_texts()[:20] + ["\ud800 x"]
+    assert native.encode_ids_batch(texts) == [python.encode_ids(text) for text in texts]
+    assert native.encode_ids_batch(texts[:5]) == [python.encode_ids(text) for text in texts[:5]]  # too few to split
+
+
+@pytest.mark.parametrize(("threads", "error", "message"), [(0, ValueError, r"threads must be between 1 and 256, got 0"), (1.5, TypeError, r"threads must be an int, got float 1\.5")])
+def test_bad_thread_counts(threads: object, error: type, message: str) -> None:
+    spec = PreprocessingSpec()
+    with pytest.raises(error, match=message):
+        TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="python", native_threads=threads)
+
+
 def test_texts_without_utf8_form_go_through_python(use_library: Path, vocabulary: Vocabulary) -> None:
     native = TextEncoder(PreprocessingSpec(), vocabulary, backend="native")
     python = TextEncoder(PreprocessingSpec(), vocabulary, backend="python")
@@ -165,9 +181,11 @@ def test_c_abi_reports_invalid_utf8_and_small_buffers(use_library: Path) -> None
     library = native_encoder._load_library(str(use_library))
     spec = PreprocessingSpec().to_json().encode()
     error = ctypes.create_string_buffer(256)
-    assert not library.se_encoder_create(b"{}", 2, b"_PAD\n_UNK\n", 10, error, 256)
+    assert not library.se_encoder_create(b"{}", 2, b"_PAD\n_UNK\n", 10, 1, error, 256)
     assert b"preprocessing spec version (missing) is not supported" in error.value
-    handle = library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\n", 10, error, 256)
+    assert not library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\n", 10, 257, error, 256)
+    assert error.value == b"threads must be at most 256, got 257"
+    handle = library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\n", 10, 2, error, 256)
     assert handle
     try:
         data = b"fine" + b"bad \xff"

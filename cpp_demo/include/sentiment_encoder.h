@@ -3,7 +3,8 @@
  * sentiment_export/native_encoder.py loads it with ctypes.
  *
  * Every function is safe to call from several threads; one encoder serves
- * one call at a time (calls on the same encoder wait for each other).
+ * one call at a time (calls on the same encoder wait for each other), with
+ * up to the `threads` it was created with.
  * No function throws: failures return an error code and, where an error
  * buffer is given, a NUL-terminated message (cut to error_len - 1 bytes). */
 #ifndef SENTIMENT_ENCODER_H
@@ -36,10 +37,12 @@ SE_API int se_spec_version(void);
  * head of a long text (see TextEncoder::tokenize_head). */
 SE_API uint64_t se_nltk_steps_fingerprint(void);
 
-/* An encoder for spec.json and vocab.txt (UTF-8, not NUL-terminated); NULL on
- * error, with the reason in `error`. */
+/* An encoder for spec.json and vocab.txt (UTF-8, not NUL-terminated) that
+ * splits a batch over up to `threads` threads (0 counts as 1; each thread has
+ * its own compiled patterns and vocabulary); NULL on error, with the reason
+ * in `error`. */
 SE_API se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char* vocab_text,
-                                     size_t vocab_len, char* error, size_t error_len);
+                                     size_t vocab_len, size_t threads, char* error, size_t error_len);
 
 SE_API void se_encoder_destroy(se_encoder* encoder);
 

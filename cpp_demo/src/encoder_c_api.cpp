@@ -1,13 +1,17 @@
 // The C ABI of include/sentiment_encoder.h over sentiment::TextEncoder: no
 // exception crosses it, and one mutex per encoder makes it thread-safe
-// (PythonRegex reuses one match buffer per pattern).
+// (PythonRegex reuses one match buffer per pattern, so each worker thread of
+// a batch has a TextEncoder of its own).
 #include "sentiment_encoder.h"
 
 #include <algorithm>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "errors.hpp"
 #include "spec.hpp"
@@ -15,11 +19,15 @@
 #include "unicode_text.hpp"
 
 struct se_encoder {
-  sentiment::TextEncoder encoder;
+  std::vector<std::unique_ptr<sentiment::TextEncoder>> encoders;  // one per worker thread
   std::mutex mutex;
 };
 
 namespace {
+
+// Below this many texts per thread, starting a thread costs more than it saves.
+constexpr std::size_t kMinTextsPerThread = 16;
+constexpr std::size_t kMaxThreads = 256;
 
 void set_error(char* error, std::size_t error_len, const std::string& message) {
   if (error == nullptr || error_len == 0) {
@@ -41,7 +49,7 @@ int se_spec_version(void) { return sentiment::kSpecVersion; }
 uint64_t se_nltk_steps_fingerprint(void) { return sentiment::kNltkWordTokenizerFingerprint; }
 
 se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char* vocab_text, size_t vocab_len,
-                              char* error, size_t error_len) {
+                              size_t threads, char* error, size_t error_len) {
   try {
     if (spec_json == nullptr || vocab_text == nullptr) {
       throw sentiment::DemoError("spec_json and vocab_text must not be NULL");
@@ -50,7 +58,17 @@ se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char
     if (const auto bad = sentiment::find_invalid_utf8(spec)) {
       throw sentiment::DemoError("spec.json is not UTF-8 (byte " + std::to_string(*bad) + ")");
     }
-    return new se_encoder{sentiment::TextEncoder(sentiment::parse_spec(spec), std::string(vocab_text, vocab_len)), {}};
+    if (threads > kMaxThreads) {
+      throw sentiment::DemoError("threads must be at most " + std::to_string(kMaxThreads) + ", got " +
+                                 std::to_string(threads));
+    }
+    const sentiment::PreprocessingSpec parsed = sentiment::parse_spec(spec);
+    const std::string vocab(vocab_text, vocab_len);
+    auto encoder = std::make_unique<se_encoder>();
+    for (std::size_t k = 0; k < std::max<std::size_t>(threads, 1); ++k) {
+      encoder->encoders.push_back(std::make_unique<sentiment::TextEncoder>(parsed, vocab));
+    }
+    return encoder.release();
   } catch (const std::exception& caught) {
     set_error(error, error_len, caught.what());
   } catch (...) {
@@ -61,9 +79,11 @@ se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char
 
 void se_encoder_destroy(se_encoder* encoder) { delete encoder; }
 
-int64_t se_encoder_max_length(const se_encoder* encoder) { return encoder->encoder.spec().max_length; }
+int64_t se_encoder_max_length(const se_encoder* encoder) { return encoder->encoders.front()->spec().max_length; }
 
-int se_encoder_uses_head_shortcut(const se_encoder* encoder) { return encoder->encoder.uses_head_shortcut() ? 1 : 0; }
+int se_encoder_uses_head_shortcut(const se_encoder* encoder) {
+  return encoder->encoders.front()->uses_head_shortcut() ? 1 : 0;
+}
 
 int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                             int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error, size_t error_len) {
@@ -72,27 +92,55 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
                                              lengths == nullptr))) {
       throw sentiment::DemoError("se_encoder_encode_batch: a NULL argument");
     }
-    const auto max_length = static_cast<std::size_t>(encoder->encoder.spec().max_length);
+    const auto max_length = static_cast<std::size_t>(encoder->encoders.front()->spec().max_length);
     if (ids_capacity / max_length < count) {
       throw sentiment::DemoError("ids_capacity " + std::to_string(ids_capacity) + " is less than count (" +
                                  std::to_string(count) + ") x the spec's max_length (" + std::to_string(max_length) +
                                  ")");
     }
     const std::lock_guard<std::mutex> lock(encoder->mutex);
-    std::size_t written = 0;
+    const std::size_t workers = std::max<std::size_t>(
+        1, std::min(encoder->encoders.size(), count / kMinTextsPerThread));
+    std::vector<std::string> failures(workers);
+    // Worker w encodes a contiguous range of texts, row i at ids + i * max_length.
+    const auto work = [&](std::size_t w) {
+      try {
+        for (std::size_t i = w * count / workers; i < (w + 1) * count / workers; ++i) {
+          if (offsets[i + 1] < offsets[i]) {
+            throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
+          }
+          const std::string_view text(data + offsets[i], offsets[i + 1] - offsets[i]);
+          if (const auto bad = sentiment::find_invalid_utf8(text)) {
+            throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " +
+                                       std::to_string(*bad) + ")");
+          }
+          const std::vector<int64_t> row = encoder->encoders[w]->encode_ids(text);
+          std::copy(row.begin(), row.end(), ids + i * max_length);
+          lengths[i] = static_cast<int64_t>(row.size());
+        }
+      } catch (const std::exception& caught) {
+        failures[w] = caught.what();
+      } catch (...) {
+        failures[w] = "unknown error while encoding";
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < workers; ++w) {
+      pool.emplace_back(work, w);
+    }
+    work(0);
+    for (std::thread& thread : pool) {
+      thread.join();
+    }
+    for (const std::string& failure : failures) {  // the lowest failing text's message
+      if (!failure.empty()) {
+        throw sentiment::DemoError(failure);
+      }
+    }
+    std::size_t written = 0;  // rows back to back (each row moves towards the front)
     for (std::size_t i = 0; i < count; ++i) {
-      if (offsets[i + 1] < offsets[i]) {
-        throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
-      }
-      const std::string_view text(data + offsets[i], offsets[i + 1] - offsets[i]);
-      if (const auto bad = sentiment::find_invalid_utf8(text)) {
-        throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " + std::to_string(*bad) +
-                                   ")");
-      }
-      const std::vector<int64_t> row = encoder->encoder.encode_ids(text);
-      std::copy(row.begin(), row.end(), ids + written);
-      written += row.size();
-      lengths[i] = static_cast<int64_t>(row.size());
+      std::memmove(ids + written, ids + i * max_length, static_cast<std::size_t>(lengths[i]) * sizeof(int64_t));
+      written += static_cast<std::size_t>(lengths[i]);
     }
     return 0;
   } catch (const std::exception& caught) {
