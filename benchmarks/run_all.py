@@ -1,0 +1,440 @@
+"""The benchmark suite: one command, one table, every row measured in this run on the same artifact and data.
+
+    python benchmarks/run_all.py --artifact A [--seed-artifact B] [--quick]
+
+Rows (per artifact, per data set: the snippets test set and the imdb test set):
+end-to-end raw text -> score (texts/s, single-text latency p50/p99, accuracy)
+for the article's way (benchmarks/article_baseline.py), eager PyTorch through
+our encoder, TorchScript, the onnxruntime runtime fp32 and int8; the encoder
+alone (benchmarks/encoder_bench.py, when present); training throughput of
+``training.loop`` vs the article's loop; cold start and peak RSS of the
+runtime in a fresh process; useful FLOP rate vs this machine's fp32 matmul
+rate. Then the issue's targets, each met or not. ``--quick`` shrinks every
+input for a smoke test (seconds on a tiny artifact); its figures mean nothing.
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # sibling modules, whether run as a script or imported by the tests
+
+from article_baseline import SEQ_LEN, ArticleNet, article_scores, train_article_loop  # noqa: E402
+
+from sentiment_export import SentimentModel, SentimentNet, SentimentNetConfig, TextEncoder  # noqa: E402
+from sentiment_export.artifact import Artifact, load_artifact  # noqa: E402
+from sentiment_export.providers import default_intra_op_threads  # noqa: E402
+from sentiment_export.reviews import read_reviews  # noqa: E402
+
+REPO = HERE.parent
+SNIPPETS = REPO / "training" / "default_data" / "test.ft.txt.bz2"
+IMDB = REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
+WAYS = ("article", "eager", "torchscript", "ort fp32", "ort int8")
+Scorer = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass
+class Row:
+    artifact: str
+    section: str
+    name: str
+    data: str
+    value: str
+    note: str = ""
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)  # "artifact|data|key" -> number, for the targets
+
+    def add(self, artifact: str, section: str, name: str, data: str, value: str, note: str = "") -> None:
+        self.rows.append(Row(artifact, section, name, data, value, note))
+        print(f"  [{artifact}] {section} / {name} / {data}: {value} {note}", file=sys.stderr, flush=True)
+
+
+# -- model arithmetic ---------------------------------------------------------------------------------
+
+
+def flops_per_review(config: SentimentNetConfig, length: int) -> float:
+    """Useful FLOPs for one review of ``length`` real tokens (matmuls only; the formula is in the README).
+
+    Per real step, each LSTM layer and direction does ``8 H (I + H)`` FLOPs
+    (four gates, ``x W_ih`` and ``h W_hh``, one multiply-add = 2 FLOPs), with
+    ``I`` = embedding_dim for layer 1 and ``D H`` above; the Linear layer does
+    ``2 F`` once per review. Elementwise gate math (~``20 H`` per step) and the
+    embedding lookup are left out.
+    """
+    directions = 2 if config.bidirectional else 1
+    hidden = config.hidden_dim
+    per_step = 0
+    for layer in range(config.num_layers):
+        size_in = config.embedding_dim if layer == 0 else directions * hidden
+        per_step += directions * 8 * hidden * (size_in + hidden)
+    features = directions * hidden * (2 if config.pooling == "mean_max" else 1)
+    return float(max(1, length) * per_step + 2 * features)
+
+
+def matmul_gflops(*, size: int, repeats: int) -> float:
+    """This machine's fp32 ``torch.mm`` rate (GFLOP/s, best of ``repeats``) with the current torch threads."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+# -- end to end -------------------------------------------------------------------------------------
+
+
+def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_size: int) -> Scorer:
+    """Our batching for a torch model (what the runtime does): sort by length, pad each batch to its own longest."""
+
+    def score(texts: Sequence[str]) -> np.ndarray:
+        rows = [encoder.encode_ids(text) for text in texts]
+        scores = np.empty(len(rows), dtype=np.float32)
+        order = np.argsort([len(row) for row in rows], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(rows), batch_size):
+                chosen = order[start : start + batch_size]
+                scores[chosen] = model(torch.from_numpy(encoder.pad([rows[i] for i in chosen]))).numpy()
+        return scores
+
+    return score
+
+
+def _scorers(artifact: Artifact, batch_size: int, threads: int) -> dict[str, Scorer]:
+    encoder = artifact.encoder()
+    net = artifact.build_model()
+    article = ArticleNet(net).eval()
+    eager = torch.nn.Sequential(net, torch.nn.Sigmoid()).eval()
+    scripted = torch.jit.load(str(artifact.file("torchscript")), map_location="cpu").eval()
+    runtimes = {
+        precision: SentimentModel.load(
+            artifact.root, device="cpu", precision=precision, batch_size=batch_size, intra_op_threads=threads
+        )
+        for precision in ("fp32", "int8")
+    }
+    return {
+        "article": lambda texts: article_scores(texts, article, encoder.vocabulary, batch_size=batch_size),
+        "eager": sorted_batches_scorer(eager, encoder, batch_size),
+        "torchscript": sorted_batches_scorer(scripted, encoder, batch_size),
+        "ort fp32": runtimes["fp32"].predict_proba,
+        "ort int8": runtimes["int8"].predict_proba,
+    }
+
+
+def _latencies_ms(score: Scorer, texts: Sequence[str]) -> tuple[float, float]:
+    seconds = []
+    for text in texts:
+        started = time.perf_counter()
+        score([text])
+        seconds.append(time.perf_counter() - started)
+    p50, p99 = np.percentile(np.array(seconds) * 1e3, [50, 99])
+    return float(p50), float(p99)
+
+
+def bench_end_to_end(
+    results: Results, tag: str, artifact: Artifact, data: dict[str, tuple[list[str], np.ndarray]],
+    *, batch_size: int, threads: int, latency_texts: int, matmul: float,
+) -> None:
+    scorers = _scorers(artifact, batch_size, threads)
+    config = artifact.model_config()
+    encoder = artifact.encoder()
+    for data_name, (texts, labels) in data.items():
+        lengths = [len(encoder.encode_ids(text)) for text in texts]
+        useful = sum(flops_per_review(config, n) for n in lengths)
+        results.add(tag, "model", "useful GFLOP per review (mean; real tokens)", data_name,
+                    f"{useful / len(texts) / 1e9:.4f}", f"mean {np.mean(lengths):.0f} tokens, "
+                    f"{np.mean(np.array(lengths) >= 200):.0%} at 200")
+        picks = np.random.default_rng(0).choice(len(texts), size=min(latency_texts, len(texts)), replace=False)
+        fp32_labels = None
+        for way, score in scorers.items():
+            score(texts[:2])  # warm-up (allocations, first-call paths)
+            started = time.perf_counter()
+            scores = score(texts)
+            seconds = time.perf_counter() - started
+            rate = len(texts) / seconds
+            p50, p99 = _latencies_ms(score, [texts[i] for i in picks])
+            predicted = (scores >= 0.5).astype(np.int64)
+            accuracy = float(np.mean(predicted == labels))
+            fraction = useful / seconds / 1e9 / matmul
+            key = f"{tag}|{data_name}|{way}"
+            results.figures.update({f"{key}|rate": rate, f"{key}|accuracy": accuracy, f"{key}|flop_fraction": fraction})
+            base = results.figures[f"{tag}|{data_name}|article|rate"]
+            note = f"{rate / base:.1f}x article; useful {useful / seconds / 1e9:.1f} GFLOP/s = {fraction:.0%} of mm"
+            if way == "ort fp32":
+                fp32_labels = predicted
+            if way == "ort int8" and fp32_labels is not None:
+                agreement = float(np.mean(predicted == fp32_labels))
+                results.figures[f"{key}|agreement"] = agreement
+                note += f"; labels = fp32 on {agreement:.2%}"
+            results.add(tag, "end-to-end", way, data_name,
+                        f"{rate:.0f} texts/s; 1 text p50 {p50:.2f} ms p99 {p99:.2f} ms; acc {accuracy:.2%}", note)
+
+
+# -- encoder ----------------------------------------------------------------------------------------
+
+
+def bench_encoder(results: Results, tag: str, data: dict[str, tuple[list[str], np.ndarray]]) -> None:
+    """Delegate to benchmarks/encoder_bench.py (another helper's) when it exists."""
+    if not (HERE / "encoder_bench.py").exists():
+        results.add(tag, "encoder", "encoder alone", "-", "not measured", "benchmarks/encoder_bench.py absent")
+        return
+    spec = importlib.util.spec_from_file_location("encoder_bench", HERE / "encoder_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for data_name, (texts, _) in data.items():
+        measured = module.measure_encoders(texts)
+        for key, value in measured.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            results.add(tag, "encoder", str(key), data_name, shown)
+            if isinstance(value, (int, float)):
+                results.figures[f"{tag}|{data_name}|encoder|{key}"] = float(value)
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+
+def _subset_file(source: Path, count: int, directory: Path) -> Path:
+    import bz2
+
+    with bz2.open(source, "rb") as handle:
+        lines = [next(handle) for _ in range(count)]
+    path = directory / f"{source.name.split('.')[0]}-{count}.ft.txt"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def bench_training(
+    results: Results, tag: str, artifact: Artifact, *, steps: int, quick: bool, workdir: Path
+) -> None:
+    """Our training loop (training.loop.train, max_steps) vs the article's loop, same model config and data."""
+    from sentiment_export import load_checkpoint
+    from training.data import read_labelled_file, split_validation
+    from training.loop import TrainConfig, train
+    from training.presets import PRESETS, Hyperparameters
+
+    recorded = artifact.manifest.get("training", {}).get("hyperparameters", {})
+    known = {name: recorded[name] for name in Hyperparameters.__dataclass_fields__ if name in recorded}
+    # the artifact's recorded hyper-parameters (the preset's, when recorded), its network, one evaluation at the end
+    hp = PRESETS["default"].with_overrides(**{**known, **_network_fields(artifact.model_config())})
+    hp = hp.with_overrides(epochs=1, eval_every=steps, patience=0)
+    workdir.mkdir(parents=True, exist_ok=True)
+    train_file, test_file = (REPO / "training" / "default_data" / f"{s}.ft.txt.bz2" for s in ("train", "test"))
+    if quick:
+        train_file, test_file = _subset_file(train_file, 300, workdir), _subset_file(test_file, 30, workdir)
+    config = TrainConfig(preset="benchmark", hyperparameters=hp, train_file=train_file, test_file=test_file,
+                         device="cpu", runs_root=workdir / "runs", max_steps=steps, progress=False)
+    ours = train(config)
+    checkpoint = load_checkpoint(ours.last_checkpoint)
+    encoder = TextEncoder(checkpoint.spec, _vocabulary(checkpoint))
+    reviews = read_labelled_file(train_file).reviews
+    train_index, val_index = split_validation(len(reviews), fraction=config.val_fraction, seed=config.val_seed)
+    labels = np.array([review.label for review in reviews], dtype=np.int64)
+
+    def left_padded(index: np.ndarray) -> np.ndarray:
+        rows = [encoder.encode_ids(reviews[i].text) for i in index]
+        matrix = np.zeros((len(rows), SEQ_LEN), dtype=np.int64)  # the same ids, the article's padding
+        for row, ids in enumerate(rows):
+            if ids:
+                matrix[row, SEQ_LEN - len(ids[:SEQ_LEN]) :] = ids[:SEQ_LEN]
+        return matrix
+
+    torch.manual_seed(config.seed)  # the loop's own initial weights
+    net = SentimentNet(checkpoint.model_config)
+    article = train_article_loop(
+        net, left_padded(train_index), labels[train_index], left_padded(val_index), labels[val_index],
+        steps=steps, batch_size=hp.batch_size, learning_rate=hp.learning_rate, grad_clip=hp.grad_clip,
+        seed=config.seed,
+    )
+    our_rate = ours.metrics["reviews_per_second"]
+    results.figures[f"{tag}|train|ratio"] = our_rate / article.reviews_per_second
+    what = f"{steps} steps x {hp.batch_size} reviews, snippets train"
+    results.add(tag, "training", "article loop (200 left-padded, shuffled)", "snippets",
+                f"{article.reviews_per_second:.0f} reviews/s; val loss {article.val_loss:.4f}", what)
+    results.add(tag, "training", "training.loop (length-bucketed)", "snippets",
+                f"{our_rate:.0f} reviews/s; val loss {ours.metrics['best_val_loss']:.4f}",
+                f"{our_rate / article.reviews_per_second:.1f}x article")
+
+
+def _network_fields(config: SentimentNetConfig) -> dict:
+    return {name: value for name, value in config.to_dict().items() if name != "vocab_size"}
+
+
+def _vocabulary(checkpoint):
+    from sentiment_export import Vocabulary
+
+    return Vocabulary(checkpoint.vocabulary, checkpoint.spec)
+
+
+# -- cold start -------------------------------------------------------------------------------------
+
+
+def bench_cold_start(results: Results, tag: str, artifact: Artifact, texts: Sequence[str], *, threads: int,
+                     workdir: Path) -> None:
+    """Fresh interpreter per precision: import, load to first prediction, peak RSS after scoring ``texts``."""
+    text_file = workdir / "cold-start-texts.txt"
+    text_file.write_text("\n".join(text.replace("\n", " ") for text in texts) + "\n", encoding="utf-8")
+    for precision in ("fp32", "int8"):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, str(HERE / "cold_start.py"), str(artifact.root), precision, str(threads), str(text_file)],
+            capture_output=True, text=True, check=True,
+        )
+        wall = time.perf_counter() - started
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        with_import = figures["import_s"] + figures["load_to_first_s"]
+        results.figures[f"{tag}|cold|{precision}|load"] = figures["load_to_first_s"]
+        results.figures[f"{tag}|cold|{precision}|with_import"] = with_import
+        results.add(tag, "cold start", f"runtime {precision}", "-",
+                    f"load->first {figures['load_to_first_s']:.2f} s; with import {with_import:.2f} s; "
+                    f"peak RSS {figures['peak_rss_mb']:.0f} MB",
+                    f"process wall incl. interpreter and {len(texts)} imdb texts {wall:.1f} s")
+
+
+# -- targets and output -----------------------------------------------------------------------------
+
+
+def targets(results: Results, tag: str) -> list[str]:
+    f = results.figures
+    lines = []
+
+    def check(name: str, value: float | None, goal: float, shown: str) -> None:
+        if value is None:
+            lines.append(f"| {tag} | {name} | not measured | |")
+            return
+        lines.append(f"| {tag} | {name} | {shown} | {'met' if value >= goal else 'GAP'} |")
+
+    def ratio(data: str, way: str) -> float | None:
+        if f"{tag}|{data}|{way}|rate" not in f:
+            return None
+        return f[f"{tag}|{data}|{way}|rate"] / f[f"{tag}|{data}|article|rate"]
+
+    for data, way, goal in (("snippets", "ort fp32", 5), ("snippets", "ort int8", 10), ("imdb", "ort int8", 2.5)):
+        value = ratio(data, way)
+        check(f"{data}: {way} >= {goal}x article", value, goal, f"{value:.1f}x" if value else "")
+    fraction = f.get(f"{tag}|imdb|ort fp32|flop_fraction")
+    check("imdb: fp32 useful FLOP/s >= 80% of mm", fraction, 0.8, f"{fraction:.0%}" if fraction else "")
+    for data in ("snippets", "imdb"):
+        agreement = f.get(f"{tag}|{data}|ort int8|agreement")
+        check(f"{data}: int8 labels = fp32 >= 99.5%", agreement, 0.995, f"{agreement:.2%}" if agreement else "")
+        if f"{tag}|{data}|ort int8|accuracy" in f:
+            gap = abs(f[f"{tag}|{data}|ort int8|accuracy"] - f[f"{tag}|{data}|ort fp32|accuracy"]) * 100
+            check(f"{data}: |int8 - fp32 accuracy| <= 0.3 pt", 0.3 - gap, 0.0, f"{gap:.2f} pt")
+    train_ratio = f.get(f"{tag}|train|ratio")
+    check("training >= 2x article loop", train_ratio, 2.0, f"{train_ratio:.1f}x" if train_ratio else "")
+    cold = f.get(f"{tag}|cold|fp32|load")
+    if cold is not None:
+        with_import = f[f"{tag}|cold|fp32|with_import"]
+        check("cold start fp32 < 1.5 s (load->first; with import)", 1.5 - with_import, 0.0,
+              f"{cold:.2f} s; {with_import:.2f} s")
+    return lines
+
+
+def render(results: Results) -> str:
+    lines = ["| artifact | section | row | data | measured | note |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.artifact} | {r.section} | {r.name} | {r.data} | {r.value} | {r.note} |" for r in results.rows]
+    return "\n".join(lines)
+
+
+def _read(path: Path, limit: int | None) -> tuple[list[str], np.ndarray]:
+    reviews = read_reviews(path)[0][:limit]
+    return [review.text for review in reviews], np.array([review.label for review in reviews], dtype=np.int64)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def run(argv: Sequence[str] | None = None) -> Results:
+    """Parse ``argv``, measure everything, print the table and the targets; return the results (for tests)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--artifact", required=True, help="artifact directory (e.g. the default preset's)")
+    parser.add_argument("--seed-artifact", help="a seed-preset artifact, measured the same way")
+    parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke test, figures meaningless")
+    parser.add_argument("--snippets", type=Path, default=SNIPPETS)
+    parser.add_argument("--imdb", type=Path, default=IMDB)
+    parser.add_argument("--snippets-texts", type=int, help="texts from the snippets test set (default all; quick 24)")
+    parser.add_argument("--imdb-texts", type=int, help="texts from the imdb test set (default 400; quick 8)")
+    parser.add_argument("--latency-texts", type=int, help="single-text calls per row (default 100; quick 3)")
+    parser.add_argument("--batch-size", type=int, default=64, help="texts per batch, every way (default 64)")
+    parser.add_argument("--threads", type=int, default=default_intra_op_threads(),
+                        help="onnxruntime intra-op threads, and torch's for the matmul ceiling (default: the runtime's)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch threads for the article, eager, TorchScript and training rows (default 1: on "
+                             "this loaded 2-core box eager LSTMs run 3-4x faster on one thread than on two)")
+    parser.add_argument("--train-steps", type=int, help="optimizer steps per training loop (default by model size)")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    torch.set_num_threads(args.threads)  # the ceiling: every core this process may use
+    started = time.perf_counter()
+    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}); onnxruntime threads {args.threads}, torch threads "
+          f"{args.torch_threads}; batch size {args.batch_size}; "
+          f"{_load()} at start; torch {torch.__version__}")
+    data = {
+        "snippets": _read(args.snippets, args.snippets_texts or (24 if quick else None)),
+        "imdb": _read(args.imdb, args.imdb_texts or (8 if quick else 400)),
+    }
+    mm = matmul_gflops(size=256 if quick else 2048, repeats=2 if quick else 5)
+    results = Results()
+    results.add("-", "machine", "fp32 torch.mm rate", "-", f"{mm:.1f} GFLOP/s", f"{args.threads} threads")
+    torch.set_num_threads(args.torch_threads)
+    artifacts = [("default", args.artifact)] + ([("seed", args.seed_artifact)] if args.seed_artifact else [])
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        for tag, path in artifacts:
+            artifact = load_artifact(path)
+            tag = f"{tag}:{artifact.manifest.get('name')}"
+            big = flops_per_review(artifact.model_config(), 200) > 2e8
+            steps = args.train_steps or (2 if quick else (3 if big else 60))
+            bench_end_to_end(results, tag, artifact, data, batch_size=args.batch_size, threads=args.threads,
+                             latency_texts=args.latency_texts or (3 if quick else 100), matmul=mm)
+            bench_encoder(results, tag, data)
+            bench_training(results, tag, artifact, steps=steps, quick=quick, workdir=workdir / tag)
+            bench_cold_start(results, tag, artifact, data["imdb"][0], threads=args.threads, workdir=workdir)
+    print()
+    print(render(results))
+    print()
+    print("| artifact | target | measured | |\n|---|---|---|---|")
+    for tag in dict.fromkeys(row.artifact for row in results.rows if row.artifact != "-"):
+        print("\n".join(targets(results, tag)))
+    print(f"\n{_load()} at the end; total {time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results.figures, indent=1) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,59 @@
+"""Smoke test of the benchmark suite (benchmarks/run_all.py --quick) on the tiny exported artifact.
+
+No timing thresholds: it checks that every row of the issue's table is
+produced and that the arithmetic behind the FLOP-rate row is the documented
+formula.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from sentiment_export import SentimentNetConfig
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def run_all():
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(BENCHMARKS))
+
+
+def test_quick_run_produces_every_row(run_all, exported_artifact: Path, small_test_file: Path, tmp_path: Path, capsys):
+    results = run_all.run([
+        "--artifact", str(exported_artifact), "--quick", "--threads", "1",
+        "--snippets", str(small_test_file), "--imdb", str(small_test_file),
+        "--snippets-texts", "12", "--imdb-texts", "4", "--latency-texts", "2", "--train-steps", "1",
+        "--json", str(tmp_path / "figures.json"),
+    ])
+    rows = {(row.section, row.name, row.data) for row in results.rows}
+    for data in ("snippets", "imdb"):
+        for way in ("article", "eager", "torchscript", "ort fp32", "ort int8"):
+            assert ("end-to-end", way, data) in rows
+    sections = {row.section for row in results.rows}
+    assert {"machine", "model", "encoder", "training", "cold start"} <= sections
+    assert ("cold start", "runtime fp32", "-") in rows
+    assert ("training", "training.loop (length-bucketed)", "snippets") in rows
+    printed = capsys.readouterr().out
+    assert "| artifact | target | measured |" in printed
+    assert "training >= 2x article loop" in printed
+    assert (tmp_path / "figures.json").exists()
+
+
+def test_flops_formula(run_all):
+    # seed model: 200 steps x (8*512*(400+512) + 8*512*(512+512)) + 2*512 = the issue's ~1.6 GFLOP per review
+    seed = SentimentNetConfig(vocab_size=10)
+    assert run_all.flops_per_review(seed, 200) == 200 * (8 * 512 * 912 + 8 * 512 * 1024) + 2 * 512
+    bidirectional = SentimentNetConfig(vocab_size=10, embedding_dim=64, hidden_dim=128, num_layers=1,
+                                       bidirectional=True, pooling="mean_max")
+    assert run_all.flops_per_review(bidirectional, 10) == 10 * 2 * 8 * 128 * (64 + 128) + 2 * 512
+    assert run_all.flops_per_review(bidirectional, 0) == run_all.flops_per_review(bidirectional, 1)
