@@ -30,15 +30,14 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
-
-from safetensors import SafetensorError
-from safetensors.torch import load_file
+from typing import IO, TYPE_CHECKING, Any
 
 from .encoder import TextEncoder
 from .errors import ArtifactError, SpecError, VocabularyError
 from .fileio import sha256_file
-from .model import SentimentNet, SentimentNetConfig
+
+if TYPE_CHECKING:  # torch is imported only by the methods that need it, so serving never loads it
+    from .model import SentimentNet, SentimentNetConfig
 
 ARTIFACT_FORMAT_VERSION = 1
 """Bumped whenever a reader of the previous version would misread an artifact."""
@@ -95,6 +94,8 @@ class Artifact:
 
     def model_config(self) -> SentimentNetConfig:
         """The network's hyper-parameters, as recorded in the manifest."""
+        from .model import SentimentNetConfig
+
         try:
             return SentimentNetConfig.from_dict(self.manifest["model"]["config"])
         except (KeyError, TypeError, ValueError) as error:
@@ -104,6 +105,11 @@ class Artifact:
 
     def build_model(self) -> SentimentNet:
         """Eager PyTorch SentimentNet from weights.safetensors, in eval mode."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from .model import SentimentNet
+
         model = SentimentNet(self.model_config())
         try:
             model.load_state_dict(load_file(self.file("weights")))
