@@ -19,7 +19,8 @@ between pieces, must equal our Python tokens on every text. Our encoders are
 timed from the raw string to the truncated ids (vocabulary lookup included):
 ``python``/``native`` as the runtime uses them (a right-truncating spec
 tokenizes only the head that truncation keeps, provably the same ids), and
-``*_full`` tokenizing whole texts, to separate the two effects.
+``*_full`` tokenizing whole texts, to separate the two effects; each is run
+once over all texts after a short warm-up.
 """
 
 from __future__ import annotations
@@ -42,12 +43,6 @@ DEFAULT_DATA = (REPO / "training" / "default_data" / "test.ft.txt.bz2", REPO.par
 
 
 _WARM_UP = 20  # texts run once before timing: lazy regex compilation and caches are not the steady state
-
-
-def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = work()
-    return result, time.perf_counter() - started
 
 
 def _url_pieces(encoder: TextEncoder, texts: Sequence[str]) -> list[list[str]]:
@@ -83,12 +78,15 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
     ``encoder`` gives the spec and vocabulary (default: the default spec and
     the tokens seen at least twice in ``texts``); ``threads`` (default: the
     machine's CPU count) is the native encoder's thread count in the
-    ``native_N_threads_*`` rows (every other row is one thread). Returns a flat dict:
-    ``*_texts_per_s``, ratios ``*_vs_*``, ``token_mismatches_vs_nltk`` (Python
-    tokens vs NLTK's), ``head_id_mismatches`` (head-only vs whole-text ids),
-    ``native_id_mismatches`` (native vs Python ids), ``native_full_id_mismatches``
-    (native whole-text ids vs Python's tokens; all must be 0) and
-    ``native`` (``"used"`` or why not).
+    ``native_N_threads`` row (every other row is one thread). Returns a flat
+    dict: ``<method>_texts_per_s`` (wall clock) and ``<method>_texts_per_cpu_s``
+    (this process's CPU time: steadier on a shared machine, and equal to wall
+    time on an idle one for one thread), ratios ``<method>_vs_nltk`` and
+    ``native_vs_python`` on CPU time (wall time for the threaded row),
+    ``token_mismatches_vs_nltk`` (Python tokens vs NLTK's),
+    ``head_id_mismatches`` (head-only vs whole-text ids), ``native_id_mismatches``
+    (native vs Python ids, every native row; all must be 0) and ``native``
+    (``"used"`` or why not).
     """
     texts = list(texts)
     count = len(texts)
@@ -97,54 +95,58 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
     python_tokenizer = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="python")
     for text in texts[:_WARM_UP]:
         python_tokenizer.tokenize(text)
-    full_tokens, python_full_seconds = _timed(lambda: [python_tokenizer.tokenize(text) for text in texts])
+    results: dict[str, Any] = {"texts": count}
+    times: dict[str, tuple[float, float]] = {}
+
+    def run(name: str, work: Callable[[], Any]) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        times[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+        results[f"{name}_texts_per_s"] = count / times[name][0]
+        results[f"{name}_texts_per_cpu_s"] = count / times[name][1]
+        return result
+
+    full_tokens = run("python_full", lambda: [python_tokenizer.tokenize(text) for text in texts])
     if encoder is None:
         counts = collections.Counter(token for tokens in full_tokens for token in tokens)
         vocabulary = Vocabulary.from_tokens(sorted(word for word, seen in counts.items() if seen >= 2), spec)
     else:
         vocabulary = encoder.vocabulary
     python = TextEncoder(spec, vocabulary, backend="python")
-
     pieces = _url_pieces(python, texts)
     _nltk_tokens(pieces[:_WARM_UP], spec.url_token)
-    nltk_tokens, nltk_seconds = _timed(lambda: _nltk_tokens(pieces, spec.url_token))
-    python_ids, python_seconds = _timed(lambda: [python.encode_ids(text) for text in texts])
-    results: dict[str, Any] = {
-        "texts": count,
-        "nltk_texts_per_s": count / nltk_seconds,
-        "python_full_texts_per_s": count / python_full_seconds,
-        "python_texts_per_s": count / python_seconds,
-        "python_vs_nltk": nltk_seconds / python_seconds,
-        "token_mismatches_vs_nltk": sum(ours != theirs for ours, theirs in zip(full_tokens, nltk_tokens)),
-        "head_id_mismatches": sum(ids != python.encode_tokens(tokens) for ids, tokens in zip(python_ids, full_tokens)),
-    }
+    nltk_tokens = run("nltk", lambda: _nltk_tokens(pieces, spec.url_token))
+    python_ids = run("python", lambda: [python.encode_ids(text) for text in texts])
+    results["token_mismatches_vs_nltk"] = sum(ours != theirs for ours, theirs in zip(full_tokens, nltk_tokens))
+    results["head_id_mismatches"] = sum(ids != python.encode_tokens(tokens) for ids, tokens in zip(python_ids, full_tokens))
     try:
         native = TextEncoder(spec, vocabulary, backend="native")
-        native_threads = TextEncoder(spec, vocabulary, backend="native", native_threads=threads)
+        threaded = TextEncoder(spec, vocabulary, backend="native", native_threads=threads)
         longest = max([len(tokens) for tokens in full_tokens] + [1])
         whole = spec.with_overrides(max_length=longest, truncation_side="left")  # left truncation: no head shortcut
         native_whole = TextEncoder(whole, Vocabulary.from_tokens(vocabulary.tokens[2:], whole), backend="native")
     except NativeEncoderError as error:
-        return {**results, "native": f"not measured: {error}"}
-    native.encode_ids_batch(texts[:_WARM_UP])
-    native_whole.encode_ids_batch(texts[:_WARM_UP])
-    native_ids, native_seconds = _timed(lambda: native.encode_ids_batch(texts))
-    threaded_ids, threaded_seconds = _timed(lambda: native_threads.encode_ids_batch(texts))
-    whole_ids, native_full_seconds = _timed(lambda: native_whole.encode_ids_batch(texts))
-    return {
-        **results,
-        "native": "used",
-        "native_full_texts_per_s": count / native_full_seconds,
-        "native_texts_per_s": count / native_seconds,
-        "native_vs_nltk": nltk_seconds / native_seconds,
-        "native_full_vs_nltk": nltk_seconds / native_full_seconds,
-        "native_vs_python": python_seconds / native_seconds,
-        f"native_{threads}_threads_texts_per_s": count / threaded_seconds,
-        f"native_{threads}_threads_vs_nltk": nltk_seconds / threaded_seconds,
-        "native_id_mismatches": sum(a != b for a, b in zip(native_ids, python_ids))
-        + sum(a != b for a, b in zip(threaded_ids, python_ids)),
-        "native_full_id_mismatches": sum(ids != vocabulary.lookup(tokens) for ids, tokens in zip(whole_ids, full_tokens)),
-    }
+        results["native"] = f"not measured: {error}"
+    else:
+        results["native"] = "used"
+        for warm in (native, threaded, native_whole):
+            warm.encode_ids_batch(texts[:_WARM_UP])
+        whole_ids = run("native_full", lambda: native_whole.encode_ids_batch(texts))
+        native_ids = run("native", lambda: native.encode_ids_batch(texts))
+        threaded_ids = run(f"native_{threads}_threads", lambda: threaded.encode_ids_batch(texts))
+        results["native_id_mismatches"] = (
+            sum(a != b for a, b in zip(native_ids, python_ids))
+            + sum(a != b for a, b in zip(threaded_ids, python_ids))
+            + sum(ids != vocabulary.lookup(tokens) for ids, tokens in zip(whole_ids, full_tokens))
+        )
+    nltk_cpu = times["nltk"][1]
+    for name, (wall, cpu) in times.items():
+        if name != "nltk":
+            threaded_row = name.endswith("_threads")
+            results[f"{name}_vs_nltk"] = times["nltk"][0] / wall if threaded_row else nltk_cpu / cpu
+    if "native" in times:
+        results["native_vs_python"] = times["python"][1] / times["native"][1]
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:

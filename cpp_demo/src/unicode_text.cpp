@@ -175,7 +175,15 @@ std::vector<std::string> python_split(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
-    if (is_python_space(next_code_point(text, i))) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    bool space = false;
+    if (byte < 0x80) {  // ASCII without decoding: is_python_space's ASCII members
+      space = (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20);
+      ++i;
+    } else {
+      space = is_python_space(next_code_point(text, i));
+    }
+    if (space) {
       if (start > piece_start) {
         pieces.emplace_back(text.substr(piece_start, start - piece_start));
       }
