@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import collections
+import contextlib
 from pathlib import Path
 
 import pytest
 
 # --- export fixtures (issue 3): a small trained checkpoint and one artifact exported from it ------
-
-import contextlib
 
 
 @contextlib.contextmanager
@@ -34,83 +32,29 @@ _REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_DATA = _REPO / "training" / "default_data"
 
 
-def _train_small_checkpoint(path: Path) -> None:
-    """A tiny SentimentNet (2-layer LSTM, 16 wide) trained for 400 steps on the embedded snippets.
+def _train_small_checkpoint(run_dir: Path) -> Path:
+    """A tiny SentimentNet (2-layer LSTM, 16 wide) trained for one epoch on the embedded snippets.
 
-    About 5 s on one core, ~70% test accuracy: a real trained model whose
-    scores are spread away from 0.5, so the int8 label-agreement check means
-    something. Deterministic (seeded, one thread).
+    Trained by the training package itself (one loop, no copy of it here): a
+    real trained model whose scores are spread away from 0.5, so the int8
+    label-agreement check means something. Deterministic (seeded, one thread).
     """
-    import numpy as np
-    import torch
+    from training.loop import TrainConfig, train
+    from training.presets import Hyperparameters
 
-    from sentiment_export import (
-        Checkpoint,
-        PreprocessingSpec,
-        SentimentNet,
-        SentimentNetConfig,
-        TextEncoder,
-        Vocabulary,
-        save_checkpoint,
+    tiny = Hyperparameters(
+        embedding_dim=16, hidden_dim=16, num_layers=2, dropout=0.1, min_freq=3, batch_size=32,
+        learning_rate=0.02, epochs=1,
     )
-    from sentiment_export.fileio import sha256_file
-    from sentiment_export.reviews import read_reviews
-
-    spec = PreprocessingSpec()
-    train_path, test_path = _DEFAULT_DATA / "train.ft.txt.bz2", _DEFAULT_DATA / "test.ft.txt.bz2"
-    reviews, malformed = read_reviews(train_path)
-    tokenizer = TextEncoder(spec, Vocabulary.from_tokens([], spec))
-    tokens = [tokenizer.tokenize(review.text) for review in reviews]
-    counts = collections.Counter(token for row in tokens for token in row)
-    vocabulary = Vocabulary.from_tokens([word for word, count in counts.most_common() if count >= 3], spec)
-    encoder = TextEncoder(spec, vocabulary)
-    rows = [encoder.encode_tokens(row) for row in tokens]
-    labels = torch.tensor([review.label for review in reviews], dtype=torch.float32)
-    order = sorted(range(len(rows)), key=lambda index: len(rows[index]))
-    batches = [order[start : start + 32] for start in range(0, len(order), 32)]
-
     with _torch_threads(1):
-        torch.manual_seed(0)
-        config = SentimentNetConfig(vocab_size=len(vocabulary), embedding_dim=16, hidden_dim=16, num_layers=2, dropout=0.1)
-        net = SentimentNet(config).train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=0.02)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        picks = np.random.default_rng(0).integers(len(batches), size=400)
-        history = []
-        for step, pick in enumerate(picks, start=1):
-            batch = batches[pick]
-            optimizer.zero_grad()
-            loss = loss_fn(net(torch.from_numpy(encoder.pad([rows[i] for i in batch]))), labels[batch])
-            loss.backward()
-            optimizer.step()
-            if step % 100 == 0:
-                history.append({"step": step, "epoch": 1, "train_loss": loss.item()})
-
-    def describe(data_path: Path, examples: int, bad: dict) -> dict:
-        return {"file": data_path.name, "path": str(data_path), "sha256": sha256_file(data_path), "examples": examples, "malformed": bad}
-
-    test_reviews, test_malformed = read_reviews(test_path)
-    metadata = {
-        "preset": "tiny-test",
-        "hyperparameters": {"steps": 400, "batch_size": 32, "lr": 0.02, "seed": 0, "min_count": 3},
-        "data": {
-            "train": describe(train_path, len(reviews), malformed.to_dict()),
-            "validation": describe(train_path, 0, {}),  # no held-out split: the fixture trains on all of train
-            "test": describe(test_path, len(test_reviews), test_malformed.to_dict()),
-        },
-        "metrics": {"train_loss": history[-1]["train_loss"]},
-        "history": history,
-    }
-    state = {name: tensor.detach().clone() for name, tensor in net.state_dict().items()}
-    save_checkpoint(path, Checkpoint(config, state, spec, vocabulary.tokens, metadata))
+        result = train(TrainConfig(preset="tiny-test", hyperparameters=tiny, run_dir=run_dir, progress=False))
+    return result.best_checkpoint
 
 
 @pytest.fixture(scope="session")
 def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a small trained checkpoint (see ``_train_small_checkpoint``); read-only for tests."""
-    path = tmp_path_factory.mktemp("checkpoint") / "checkpoint.pt"
-    _train_small_checkpoint(path)
-    return path
+    return _train_small_checkpoint(tmp_path_factory.mktemp("checkpoint") / "run")
 
 
 @pytest.fixture(scope="session")

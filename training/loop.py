@@ -45,6 +45,7 @@ from .curves import save_curves
 from .data import data_files, read_labelled_file, split_validation
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
+from .pretrained import glove_embedding_matrix
 from .presets import PRESETS, Hyperparameters, get_preset
 from .vocab import count_tokens, vocabulary_from_counts
 
@@ -274,7 +275,11 @@ class _Run:
         self.hp = hp
         self.model_config = hp.model_config(len(data.encoder.vocabulary))
         torch.manual_seed(config.seed)  # same initial weights on every process
-        self.model = SentimentNet(self.model_config).to(context.device)
+        self.model = SentimentNet(self.model_config)
+        if hp.pretrained_embeddings and resume_from is None:
+            table, _ = glove_embedding_matrix(data.encoder.vocabulary, hp.embedding_dim, seed=config.seed)
+            self.model.embedding.weight.data.copy_(table)
+        self.model.to(context.device)
         if context.rank:
             torch.manual_seed(config.seed + context.rank)  # different dropout masks per process
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)

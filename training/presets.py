@@ -12,6 +12,8 @@ from typing import Any
 
 from sentiment_export import PreprocessingSpec, SentimentNetConfig
 
+from .pretrained import PRETRAINED_SOURCES
+
 
 def _field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
     return field(default=default, metadata={"help": help})
@@ -27,6 +29,9 @@ class Hyperparameters:
     num_layers: int = _field(2, "number of stacked LSTM layers")
     dropout: float = _field(0.5, "dropout before the output layer (and between LSTM layers when there are several)")
     embedding_dropout: float = _field(0.0, "dropout on the embeddings")
+    pretrained_embeddings: str = _field(
+        "", "initialise the embeddings from pre-trained vectors: '' (random) or 'glove-6b-50d' (needs extra 'glove')"
+    )
     bidirectional: bool = _field(False, "also run each LSTM layer backwards over the review")
     pooling: str = _field("last", "how the LSTM outputs become one vector: 'last' real step or 'mean_max' over steps")
     # preprocessing spec overrides
@@ -57,6 +62,10 @@ class Hyperparameters:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.pretrained_embeddings not in PRETRAINED_SOURCES:
+            raise ValueError(
+                f"pretrained_embeddings must be one of {PRETRAINED_SOURCES}, got {self.pretrained_embeddings!r}"
+            )
         if 0 < self.max_vocab_size < 3:
             raise ValueError(
                 f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}"

