@@ -192,21 +192,22 @@ def _report(result: TrainResult) -> None:
 
 
 def _export(result: TrainResult, args: argparse.Namespace) -> None:
+    from sentiment_export.export import export_artifact
+
     try:
-        from sentiment_export.export import export_artifact
-    except ImportError as error:
+        artifact = export_artifact(
+            result.best_checkpoint,
+            out_dir=args.artifacts_dir,
+            name=args.artifact_name,
+            version=args.artifact_version,
+            force=args.overwrite_artifact,
+            pack=args.pack,
+        )
+    except SentimentExportError as error:
         raise SentimentExportError(
-            f"cannot export: sentiment_export.export is not available ({error}); the trained model is in "
-            f"{result.best_checkpoint}; rerun with --no-export"
+            f"{error}\nThe trained model is kept in {result.best_checkpoint}; export it again with "
+            f"`python -m sentiment_export export --checkpoint {result.best_checkpoint}`"
         ) from error
-    artifact = export_artifact(
-        result.best_checkpoint,
-        out_dir=args.artifacts_dir,
-        name=args.artifact_name,
-        version=args.artifact_version,
-        force=args.overwrite_artifact,
-        pack=args.pack,
-    )
     print(f"artifact: {artifact}")
 
 
