@@ -7,7 +7,7 @@ formula.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -21,10 +21,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.fixture(scope="module")
 def run_all():
     sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield importlib.import_module("run_all")
     sys.path.remove(str(BENCHMARKS))
 
 
