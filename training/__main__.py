@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m training", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly "
-                        "(default: default)")
+                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly, "
+                        "'glove' = default started from GloVe vectors (needs extra 'glove') (default: default)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", type=Path, metavar="DIR",
