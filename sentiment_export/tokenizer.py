@@ -53,8 +53,14 @@ class Tokenizer:
         self._digit = _compile(spec.digit_pattern, "digit_pattern")
         self._url = _compile(spec.url_pattern, "url_pattern")
         self._steps = _compile_steps(spec)
-        # The head shortcut is proven for the NLTK rules only (see tokenize_head).
-        self._head_shortcut = spec.tokenizer_steps == NLTK_WORD_TOKENIZER_STEPS
+        # The head shortcut is proven for the NLTK rules and the default URL and digit
+        # rules only (see tokenize_head): a custom URL pattern could match across whitespace.
+        defaults = PreprocessingSpec()
+        self._head_shortcut = (
+            spec.tokenizer_steps == NLTK_WORD_TOKENIZER_STEPS
+            and spec.url_pattern == defaults.url_pattern
+            and (spec.digit_pattern, spec.digit_replacement) == (defaults.digit_pattern, defaults.digit_replacement)
+        )
 
     def normalize(self, text: str) -> str:
         """Lower-casing and digit replacement: the steps applied to the whole text."""

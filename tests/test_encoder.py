@@ -174,3 +174,11 @@ def test_tokenize_head_equals_the_head_of_full_tokenization(count: int) -> None:
 def test_a_megabyte_text_is_encoded_from_its_head_only(encoder: TextEncoder) -> None:
     text = "good movie " * 100_000
     assert encoder.encode_ids(text) == ids_of(encoder, *["good", "movie"] * 3)
+
+
+def test_tokenize_head_with_a_url_pattern_that_spans_whitespace() -> None:
+    """The head shortcut's proof assumes URLs never span whitespace: a custom pattern that does gets full tokenization."""
+    tokenizer = Tokenizer(PreprocessingSpec(url_pattern="good movie"))
+    texts = [" ".join([word] * offset) + " good movie " + "x " * 40 for word in ("w", "wwwwwwww") for offset in range(12)]
+    for count in range(1, 14):
+        assert [tokenizer.tokenize_head(text, count) for text in texts] == [tokenizer.tokenize(text)[:count] for text in texts]
