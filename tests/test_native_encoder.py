@@ -110,8 +110,14 @@ def test_library_knows_the_nltk_rules_of_spec_py(use_library: Path) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "shortcut"),
-    [({}, True), ({"tokenizer_steps": NLTK_WORD_TOKENIZER_STEPS[:-1]}, False), ({"tokenizer_steps": ()}, False)],
-    ids=["nltk", "one-step-less", "no-steps"],
+    [
+        ({}, True),
+        ({"tokenizer_steps": NLTK_WORD_TOKENIZER_STEPS[:-1]}, False),
+        ({"tokenizer_steps": ()}, False),
+        ({"url_pattern": "good movie"}, False),
+        ({"digit_replacement": "#"}, False),
+    ],
+    ids=["nltk", "one-step-less", "no-steps", "custom-url-rule", "custom-digit-rule"],
 )
 def test_head_shortcut_only_for_the_nltk_rules(use_library: Path, overrides: dict, shortcut: bool) -> None:
     spec = PreprocessingSpec().with_overrides(**overrides)

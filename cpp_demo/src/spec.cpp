@@ -58,22 +58,38 @@ TokenizerStep parse_step(const json& step, std::size_t index) {
 
 }  // namespace
 
+namespace {
+
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+
+/// FNV-1a 64 of ``bytes`` followed by a NUL terminator.
+void fnv1a_mix(uint64_t& hash, const std::string& bytes) {
+  for (const char byte : bytes) {
+    hash = (hash ^ static_cast<unsigned char>(byte)) * 0x100000001b3ULL;
+  }
+  hash = hash * 0x100000001b3ULL;  // the NUL terminator (hash ^ 0 == hash)
+}
+
+}  // namespace
+
 uint64_t tokenizer_steps_fingerprint(const std::vector<TokenizerStep>& steps) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  const auto mix = [&hash](const std::string& bytes) {
-    for (const char byte : bytes) {
-      hash = (hash ^ static_cast<unsigned char>(byte)) * 0x100000001b3ULL;
-    }
-    hash = hash * 0x100000001b3ULL;  // the NUL terminator (hash ^ 0 == hash)
-  };
+  uint64_t hash = kFnvOffset;
   for (const TokenizerStep& step : steps) {
     if (step.is_pad) {
-      mix("P" + step.pad);
+      fnv1a_mix(hash, "P" + step.pad);
     } else {
-      mix("R" + step.pattern);
-      mix(step.replacement);
+      fnv1a_mix(hash, "R" + step.pattern);
+      fnv1a_mix(hash, step.replacement);
     }
   }
+  return hash;
+}
+
+uint64_t url_digit_rules_fingerprint(const PreprocessingSpec& spec) {
+  uint64_t hash = kFnvOffset;
+  fnv1a_mix(hash, "U" + spec.url_pattern);
+  fnv1a_mix(hash, "D" + spec.digit_pattern);
+  fnv1a_mix(hash, spec.digit_replacement);
   return hash;
 }
 

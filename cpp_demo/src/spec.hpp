@@ -44,6 +44,14 @@ uint64_t tokenizer_steps_fingerprint(const std::vector<TokenizerStep>& steps);
 /// tests/test_native_encoder.py recomputes it from spec.py and fails when they drift.
 inline constexpr uint64_t kNltkWordTokenizerFingerprint = 0xbc00d7e46117f9deULL;
 
+/// FNV-1a 64 of "U" url_pattern NUL "D" digit_pattern NUL digit_replacement NUL.
+uint64_t url_digit_rules_fingerprint(const PreprocessingSpec& spec);
+
+/// url_digit_rules_fingerprint of the default PreprocessingSpec(): the head shortcut's
+/// proof also assumes these rules (a custom URL pattern could span whitespace);
+/// tests/test_native_encoder.py checks the default spec gets the shortcut.
+inline constexpr uint64_t kDefaultUrlDigitRulesFingerprint = 0x0715c1aa7255de3fULL;
+
 /// Parses and checks spec.json as PreprocessingSpec.from_json does: an
 /// unknown version, unknown or missing keys and out-of-range values are
 /// errors (DemoError), never guesses.

@@ -73,7 +73,8 @@ TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
       digit_(spec_.digit_pattern, "digit_pattern"),
       digit_replacement_(literal_replacement(spec_.digit_replacement, "digit_replacement")),
       url_(spec_.url_pattern, "url_pattern"),
-      head_shortcut_(tokenizer_steps_fingerprint(spec_.tokenizer_steps) == kNltkWordTokenizerFingerprint),
+      head_shortcut_(tokenizer_steps_fingerprint(spec_.tokenizer_steps) == kNltkWordTokenizerFingerprint &&
+                     url_digit_rules_fingerprint(spec_) == kDefaultUrlDigitRulesFingerprint),
       whitespace_("\\s", "whitespace"),
       word_character_("\\w", "word character") {
   for (std::size_t index = 0; index < spec_.tokenizer_steps.size(); ++index) {
