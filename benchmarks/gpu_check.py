@@ -54,12 +54,9 @@ def _timed(function, *args):
 def _torch_scores(net: torch.nn.Module, encoder, texts: list[str], *, device: str, batch_size: int) -> np.ndarray:
     """Eager torch, batched the runtime's way (sorted by length, each batch padded to its longest)."""
     rows = [encoder.encode_ids(text) for text in texts]
-    order = np.argsort([len(row) for row in rows], kind="stable")
     scores = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), batch_size):
-        chosen = order[start : start + batch_size]
-        ids = torch.from_numpy(encoder.pad([rows[i] for i in chosen])).to(device)
-        scores[chosen] = torch.sigmoid(net(ids)).float().cpu().numpy()
+    for indices, ids in encoder.length_sorted_batches(rows, batch_size):
+        scores[indices] = torch.sigmoid(net(torch.from_numpy(ids).to(device))).float().cpu().numpy()
     if device == "cuda":
         torch.cuda.synchronize()
     return scores

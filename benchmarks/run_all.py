@@ -131,11 +131,9 @@ def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_si
     def score(texts: Sequence[str]) -> np.ndarray:
         rows = encoder.encode_ids_batch(texts)
         scores = np.empty(len(rows), dtype=np.float32)
-        order = np.argsort([len(row) for row in rows], kind="stable")
         with torch.inference_mode():
-            for start in range(0, len(rows), batch_size):
-                chosen = order[start : start + batch_size]
-                scores[chosen] = model(torch.from_numpy(encoder.pad([rows[i] for i in chosen]))).numpy()
+            for indices, ids in encoder.length_sorted_batches(rows, batch_size):
+                scores[indices] = model(torch.from_numpy(ids)).numpy()
         return scores
 
     return score

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +101,21 @@ class TextEncoder:
             elif row:
                 matrix[index, width - len(row) :] = row
         return matrix
+
+    def length_sorted_batches(
+        self, rows: Sequence[Sequence[int]], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(indices, id matrix)`` batches of ``rows`` taken in order of length.
+
+        Each matrix is padded only to its own longest row, so short texts do
+        not pay for long ones; scatter results back with ``scores[indices] = ...``
+        to restore input order. The model's padding invariance makes this
+        give the same scores as any other batching.
+        """
+        order = np.argsort([len(row) for row in rows], kind="stable")
+        for start in range(0, len(rows), batch_size):
+            indices = order[start : start + batch_size]
+            yield indices, self.pad([rows[index] for index in indices])
 
     def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
         """Encode and pad a batch of texts (see :meth:`encode_ids` and :meth:`pad`)."""

@@ -222,11 +222,9 @@ def quantize_onnx(source: str | os.PathLike[str], target: str | os.PathLike[str]
 
 def _score(runner: Any, rows: Sequence[list[int]], encoder: TextEncoder) -> np.ndarray:
     """Probabilities of all ``rows`` (id lists), batched by length so little padding is run."""
-    order = sorted(range(len(rows)), key=lambda index: len(rows[index]))
     scores = np.empty(len(rows), dtype=np.float64)
-    for start in range(0, len(order), _EVAL_BATCH_SIZE):
-        chunk = order[start : start + _EVAL_BATCH_SIZE]
-        scores[chunk] = runner(encoder.pad([rows[index] for index in chunk]))
+    for indices, ids in encoder.length_sorted_batches(rows, _EVAL_BATCH_SIZE):
+        scores[indices] = runner(ids)
     return scores
 
 

@@ -197,11 +197,9 @@ class SentimentModel:
         """
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
         scores = np.empty(len(rows), dtype=np.float32)
-        order = np.argsort([len(row) for row in rows], kind="stable")
-        for start in range(0, len(rows), self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            # encoder.pad pads to this batch's own longest row (right padding, checked on load)
-            scores[chosen] = self._run(self.encoder.pad([rows[i] for i in chosen]))
+        # right padding (checked on load), each batch only to its own longest row
+        for indices, ids in self.encoder.length_sorted_batches(rows, self.batch_size):
+            scores[indices] = self._run(ids)
         return scores
 
     def predict(self, texts: Texts) -> list[Prediction]:

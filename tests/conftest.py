@@ -99,12 +99,8 @@ def snippets_subset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for the test: small LSTMs on a shared 2-core machine are many times slower with two."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with _torch_threads(1):
+        yield
 
 
 # --- C++ builds (issues 5 and 6): cpp_demo configured once, each target built when first needed ----
