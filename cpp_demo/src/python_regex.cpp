@@ -1,5 +1,7 @@
 #include "python_regex.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "errors.hpp"
@@ -53,14 +55,12 @@ std::size_t copy_through(const std::string& pattern, std::size_t i, char stop, s
   return last;
 }
 
-}  // namespace
-
-std::string translate_python_pattern(const std::string& pattern, const std::string& what) {
-  std::string out;
+// The letters of the global flag groups at the start of a Python pattern
+// ("(?i)(?s)..." gives "is"; Python allows them only there) and where the rest begins.
+std::pair<std::string, std::size_t> leading_flags(const std::string& pattern) {
+  std::string letters;
   std::size_t i = 0;
   const std::size_t n = pattern.size();
-  bool caseless = false;
-  // Global flags, which Python only allows at the start.
   while (i + 2 < n && pattern.compare(i, 2, "(?") == 0) {
     std::size_t k = i + 2;
     while (k < n && kFlagLetters.find(pattern[k]) != std::string_view::npos) {
@@ -69,20 +69,32 @@ std::string translate_python_pattern(const std::string& pattern, const std::stri
     if (k == i + 2 || k >= n || pattern[k] != ')') {
       break;
     }
-    std::string flags;  // without u: Unicode matching is Python's default and PCRE2_UCP here
-    for (char flag : pattern.substr(i + 2, k - i - 2)) {
-      if (flag == 'a' || flag == 'L' || flag == 'x') {
-        refuse(what, pattern, std::string("the inline flag (?") + flag + ") is not supported");
-      }
-      caseless = caseless || flag == 'i';
-      if (flag != 'u') {
-        flags += flag;
-      }
-    }
-    if (!flags.empty()) {
-      out += "(?" + flags + ")";
-    }
+    letters.append(pattern, i + 2, k - i - 2);
     i = k + 1;
+  }
+  return {letters, i};
+}
+
+}  // namespace
+
+std::string translate_python_pattern(const std::string& pattern, const std::string& what) {
+  std::string out;
+  const std::size_t n = pattern.size();
+  const auto [flag_letters, body] = leading_flags(pattern);
+  std::size_t i = body;
+  bool caseless = false;
+  std::string flags;  // without u: Unicode matching is Python's default and PCRE2_UCP here
+  for (char flag : flag_letters) {
+    if (flag == 'a' || flag == 'L' || flag == 'x') {
+      refuse(what, pattern, std::string("the inline flag (?") + flag + ") is not supported");
+    }
+    caseless = caseless || flag == 'i';
+    if (flag != 'u') {
+      flags += flag;
+    }
+  }
+  if (!flags.empty()) {
+    out += "(?" + flags + ")";
   }
 
   bool in_class = false;
@@ -211,17 +223,477 @@ std::string translate_python_pattern(const std::string& pattern, const std::stri
 }  // namespace sentiment
 
 namespace sentiment {
+namespace {
 
-PythonRegex::PythonRegex(const std::string& pattern, std::string what) : what_(std::move(what)) {
+constexpr std::size_t kUnbounded = Requirement::kUnbounded;
+// The most bytes one character takes in UTF-8.
+constexpr std::size_t kCharacterBytes = 4;
+
+std::size_t add_lengths(std::size_t a, std::size_t b) { return a == kUnbounded || b == kUnbounded ? kUnbounded : a + b; }
+
+std::size_t multiply_length(std::size_t length, std::size_t times) {
+  if (length == 0 || times == 0) {
+    return 0;
+  }
+  return length == kUnbounded || times == kUnbounded || length > kUnbounded / times ? kUnbounded : length * times;
+}
+
+// Bytes that start the UTF-8 form of a character above U+007F.
+ByteSet lead_bytes_above_ascii() {
+  ByteSet bytes;
+  for (int byte = 0xC0; byte <= 0xFF; ++byte) {
+    bytes.set(static_cast<std::size_t>(byte));
+  }
+  return bytes;
+}
+
+// The first byte of the UTF-8 form of `c`; it grows with c, so the first
+// bytes of a range of characters lie between those of its ends.
+unsigned lead_byte(char32_t c) {
+  if (c < 0x80) {
+    return static_cast<unsigned>(c);
+  }
+  if (c < 0x800) {
+    return 0xC0 | static_cast<unsigned>(c >> 6);
+  }
+  if (c < 0x10000) {
+    return 0xE0 | static_cast<unsigned>(c >> 12);
+  }
+  return 0xF0 | static_cast<unsigned>(c >> 18);
+}
+
+// Thrown inside RequiredBytes for a construct it does not know.
+struct UnknownConstruct {};
+
+// What a piece of a pattern requires of every string it matches, and the
+// most bytes such a string has.
+struct Piece {
+  std::vector<Requirement> required;
+  std::size_t max_length = 0;
+};
+
+// Adds `requirement` unless `required` has its bytes already (then keeps the smaller `within`).
+void add_requirement(std::vector<Requirement>& required, const Requirement& requirement) {
+  for (Requirement& known : required) {
+    if (known.bytes == requirement.bytes) {
+      known.within = std::min(known.within, requirement.within);
+      return;
+    }
+  }
+  required.push_back(requirement);
+}
+
+// required_byte_sets by recursive descent over Python's re syntax. What can
+// match the empty string, or any character, requires nothing.
+class RequiredBytes {
+ public:
+  explicit RequiredBytes(const std::string& pattern) : pattern_(pattern) {}
+
+  std::vector<Requirement> parse() {
+    const auto [flags, body] = leading_flags(pattern_);
+    if (flags.find('x') != std::string::npos) {
+      throw UnknownConstruct{};  // verbose patterns ignore white space and # comments
+    }
+    caseless_ = flags.find('i') != std::string::npos;
+    i_ = body;
+    Piece piece = alternation();
+    if (i_ != pattern_.size()) {
+      throw UnknownConstruct{};  // an unbalanced ')'
+    }
+    return piece.required;
+  }
+
+ private:
+  bool at(char c) const { return i_ < pattern_.size() && pattern_[i_] == c; }
+  bool at(std::string_view text) const { return pattern_.compare(i_, text.size(), text) == 0; }  // i_ <= size
+
+  void expect(char c) {
+    if (!at(c)) {
+      throw UnknownConstruct{};
+    }
+    ++i_;
+  }
+
+  // The code point at i_ (UTF-8), moving past it.
+  char32_t next_character() {
+    if (i_ >= pattern_.size()) {
+      throw UnknownConstruct{};
+    }
+    const auto lead = static_cast<unsigned char>(pattern_[i_]);
+    const std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (i_ + length > pattern_.size()) {
+      throw UnknownConstruct{};
+    }
+    char32_t c = length == 1 ? lead : lead & (0x3F >> (length - 1));
+    for (std::size_t k = 1; k < length; ++k) {
+      c = (c << 6) | (static_cast<unsigned char>(pattern_[i_ + k]) & 0x3F);
+    }
+    i_ += length;
+    return c;
+  }
+
+  // A match of any branch has a byte of each set that every branch requires,
+  // and a byte of the union of one set per branch.
+  Piece alternation() {
+    std::vector<Piece> branches{sequence()};
+    while (at('|')) {
+      ++i_;
+      branches.push_back(sequence());
+    }
+    Piece result;
+    for (const Piece& branch : branches) {
+      result.max_length = std::max(result.max_length, branch.max_length);
+    }
+    if (branches.size() == 1) {
+      result.required = branches.front().required;
+      return result;
+    }
+    for (const Requirement& candidate : branches.front().required) {
+      Requirement common = candidate;
+      for (const Piece& branch : branches) {
+        const auto same = std::find_if(branch.required.begin(), branch.required.end(),
+                                       [&](const Requirement& r) { return r.bytes == candidate.bytes; });
+        if (same == branch.required.end()) {
+          common.bytes.reset();  // not in every branch
+          break;
+        }
+        common.within = std::max(common.within, same->within);
+      }
+      if (common.bytes.any()) {
+        add_requirement(result.required, common);
+      }
+    }
+    Requirement one_per_branch{ByteSet(), 0};
+    for (const Piece& branch : branches) {
+      if (branch.required.empty()) {
+        return result;
+      }
+      const Requirement& smallest = *std::min_element(
+          branch.required.begin(), branch.required.end(),
+          [](const Requirement& a, const Requirement& b) { return a.bytes.count() < b.bytes.count(); });
+      one_per_branch.bytes |= smallest.bytes;
+      one_per_branch.within = std::max(one_per_branch.within, smallest.within);
+    }
+    add_requirement(result.required, one_per_branch);
+    return result;
+  }
+
+  // A match of a sequence holds a match of each item, after those of the items before it.
+  Piece sequence() {
+    Piece result;
+    while (i_ < pattern_.size() && !at('|') && !at(')')) {
+      const Piece item = repeated(atom());
+      for (const Requirement& requirement : item.required) {
+        add_requirement(result.required, {requirement.bytes, add_lengths(result.max_length, requirement.within)});
+      }
+      result.max_length = add_lengths(result.max_length, item.max_length);
+    }
+    return result;
+  }
+
+  // The atom under the quantifier after it, if any: its requirement when it
+  // must match at least once.
+  Piece repeated(Piece atom_piece) {
+    std::size_t minimum = 1;
+    std::size_t maximum = 1;
+    if (at('*') || at('?') || at('+')) {
+      minimum = at('+') ? 1 : 0;
+      maximum = at('?') ? 1 : kUnbounded;
+      ++i_;
+    } else if (at('{')) {
+      ++i_;
+      const std::optional<std::size_t> low = number();
+      if (at(',')) {
+        ++i_;
+        minimum = low.value_or(0);
+        maximum = number().value_or(kUnbounded);
+      } else if (low) {
+        minimum = maximum = *low;
+      } else {
+        throw UnknownConstruct{};  // "{" that Python may read as a literal
+      }
+      expect('}');
+    } else {
+      return atom_piece;
+    }
+    if (at('?') || at('+')) {
+      ++i_;  // lazy or possessive: the same strings can match
+    }
+    atom_piece.max_length = multiply_length(atom_piece.max_length, maximum);
+    if (minimum == 0) {
+      atom_piece.required.clear();
+    }
+    return atom_piece;
+  }
+
+  // The decimal number at i_, if there is one.
+  std::optional<std::size_t> number() {
+    const std::size_t start = i_;
+    while (i_ < pattern_.size() && std::isdigit(static_cast<unsigned char>(pattern_[i_]))) {
+      ++i_;
+    }
+    if (i_ == start) {
+      return std::nullopt;
+    }
+    return i_ - start > 9 ? kUnbounded : std::stoul(pattern_.substr(start, i_ - start));
+  }
+
+  Piece atom() {
+    const char c = pattern_[i_];
+    if (c == '(') {
+      return group();
+    }
+    if (c == '[') {
+      return character_class();
+    }
+    if (c == '\\') {
+      ++i_;
+      return escape();
+    }
+    if (c == '.' || c == '^' || c == '$') {
+      ++i_;
+      return {{}, c == '.' ? kCharacterBytes : 0};
+    }
+    if (c == '*' || c == '+' || c == '?' || c == '{') {
+      throw UnknownConstruct{};
+    }
+    return character(next_character());
+  }
+
+  Piece group() {
+    ++i_;  // '('
+    bool consumes = true;  // false for a look-around: it adds nothing to the match
+    if (at("?#")) {
+      const std::size_t end = pattern_.find(')', i_);
+      if (end == std::string::npos) {
+        throw UnknownConstruct{};
+      }
+      i_ = end + 1;
+      return {};
+    }
+    if (at("?:") || at("?>")) {
+      i_ += 2;
+    } else if (at("?P<")) {
+      const std::size_t end = pattern_.find('>', i_);
+      if (end == std::string::npos) {
+        throw UnknownConstruct{};
+      }
+      i_ = end + 1;
+    } else if (at("?=") || at("?!")) {
+      i_ += 2;
+      consumes = false;
+    } else if (at("?<=") || at("?<!")) {
+      i_ += 3;
+      consumes = false;
+    } else if (at('?')) {
+      throw UnknownConstruct{};  // back-references, conditionals, scoped flags
+    }
+    Piece inner = alternation();
+    expect(')');
+    return consumes ? inner : Piece{};
+  }
+
+  Piece character(char32_t c) {
+    const bool ascii_letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (caseless_ && c >= 0x80) {
+      return {{}, kCharacterBytes};  // may match an ASCII letter (U+212A KELVIN SIGN and k)
+    }
+    ByteSet set;
+    set.set(lead_byte(c));
+    if (caseless_ && ascii_letter) {
+      set.set(static_cast<std::size_t>(c ^ 0x20));  // the other case
+      set |= lead_bytes_above_ascii();              // and characters beyond ASCII that fold to it
+      return {{{set, 0}}, kCharacterBytes};
+    }
+    const std::size_t length = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    return {{{set, 0}}, length};  // matches itself only
+  }
+
+  // The members of \d, \w and \s: their ASCII members, and any character beyond ASCII.
+  static std::optional<ByteSet> class_escape(char e) {
+    ByteSet set;
+    for (int byte = 0; byte < 0x80; ++byte) {
+      const bool member = e == 'd'   ? std::isdigit(byte)
+                          : e == 'w' ? std::isalnum(byte) || byte == '_'
+                          : e == 's' ? (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20)
+                                     : false;
+      if (member) {
+        set.set(static_cast<std::size_t>(byte));
+      }
+    }
+    if (set.none()) {
+      return std::nullopt;
+    }
+    return set | lead_bytes_above_ascii();
+  }
+
+  // The character an escape stands for (the backslash consumed), when it is one;
+  // nullopt, consuming nothing, for \d, \w, \s and the like.
+  std::optional<char32_t> escaped_character(bool in_class) {
+    if (i_ >= pattern_.size()) {
+      throw UnknownConstruct{};
+    }
+    const char e = pattern_[i_];
+    constexpr std::string_view kControls = "ntrfva";
+    constexpr std::string_view kControlValues = "\n\t\r\f\v\a";
+    if (const std::size_t k = kControls.find(e); k != std::string_view::npos) {
+      ++i_;
+      return static_cast<char32_t>(kControlValues[k]);
+    }
+    if (in_class && e == 'b') {
+      ++i_;
+      return U'\b';
+    }
+    if (std::isalnum(static_cast<unsigned char>(e))) {
+      return std::nullopt;
+    }
+    return next_character();  // an escaped punctuation or non-ASCII character is itself
+  }
+
+  Piece escape() {
+    if (const auto c = escaped_character(false)) {
+      return character(*c);
+    }
+    const char e = pattern_[i_++];
+    if (e == 'b' || e == 'B' || e == 'A' || e == 'Z') {
+      return {};  // zero-width
+    }
+    if (e == 'D' || e == 'W' || e == 'S') {
+      return {{}, kCharacterBytes};  // almost any character
+    }
+    if (const auto set = class_escape(e)) {
+      return {{{*set, 0}}, kCharacterBytes};
+    }
+    throw UnknownConstruct{};  // \x, \u, \N, octal, back-references
+  }
+
+  // [...]: the first bytes of its members; nothing for a negated or
+  // case-insensitive class.
+  Piece character_class() {
+    ++i_;  // '['
+    const bool negated = at('^');
+    if (negated) {
+      ++i_;
+    }
+    ByteSet set;
+    bool first = true;
+    while (!at(']') || first) {
+      first = false;
+      std::optional<char32_t> low;
+      if (at('\\')) {
+        ++i_;
+        low = escaped_character(true);
+        if (!low) {
+          const auto members = class_escape(pattern_[i_++]);
+          if (!members) {
+            throw UnknownConstruct{};
+          }
+          set |= *members;
+          continue;
+        }
+      } else {
+        low = next_character();
+      }
+      char32_t high = *low;
+      if (at('-') && i_ + 1 < pattern_.size() && pattern_[i_ + 1] != ']') {
+        ++i_;
+        std::optional<char32_t> end;
+        if (at('\\')) {
+          ++i_;
+          end = escaped_character(true);
+        } else {
+          end = next_character();
+        }
+        if (!end || *end < *low) {
+          throw UnknownConstruct{};
+        }
+        high = *end;
+      }
+      for (unsigned byte = lead_byte(*low); byte <= lead_byte(high); ++byte) {
+        set[byte] = byte < 0x80 || byte >= 0xC0;  // never a continuation byte
+      }
+    }
+    ++i_;  // ']'
+    if (negated || caseless_) {
+      return {{}, kCharacterBytes};
+    }
+    const bool ascii_only = (set >> 0x80).none();
+    return {{{set, 0}}, ascii_only ? std::size_t{1} : kCharacterBytes};
+  }
+
+  const std::string& pattern_;
+  std::size_t i_ = 0;
+  bool caseless_ = false;
+};
+
+}  // namespace
+
+std::vector<Requirement> required_byte_sets(const std::string& pattern) {
+  try {
+    return RequiredBytes(pattern).parse();
+  } catch (const UnknownConstruct&) {
+    return {};
+  }
+}
+
+ByteSet bytes_in(std::string_view text) {
+  std::array<bool, 256> seen{};
+  for (char c : text) {
+    seen[static_cast<unsigned char>(c)] = true;
+  }
+  ByteSet bytes;
+  for (std::size_t byte = 0; byte < seen.size(); ++byte) {
+    bytes[byte] = seen[byte];
+  }
+  return bytes;
+}
+
+}  // namespace sentiment
+
+namespace sentiment {
+namespace {
+
+// A requirement whose bytes are rare in text (no ASCII letter, digit or white
+// space) and which lies a few bytes into the match: PCRE2 has to try a match
+// at every position when a pattern starts with, say, a negated class, but
+// with a signpost it only needs to try the `within` positions before each
+// occurrence of its bytes. (A requirement at the match's start gains nothing:
+// PCRE2 skips to a possible first character itself.)
+std::optional<Requirement> choose_signpost(const std::vector<Requirement>& required) {
+  constexpr std::size_t kMostPositions = 16;
+  std::optional<Requirement> best;
+  for (const Requirement& requirement : required) {
+    bool rare = true;
+    for (int byte = 0; byte < 0x80; ++byte) {
+      rare = rare && !(requirement.bytes[static_cast<std::size_t>(byte)] && (std::isalnum(byte) || std::isspace(byte)));
+    }
+    if (!rare || requirement.within == 0 || requirement.within > kMostPositions) {
+      continue;
+    }
+    if (!best || std::make_pair(requirement.bytes.count(), requirement.within) <
+                     std::make_pair(best->bytes.count(), best->within)) {
+      best = requirement;
+    }
+  }
+  return best;
+}
+
+bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+}  // namespace
+
+PythonRegex::PythonRegex(const std::string& pattern, std::string what)
+    : what_(std::move(what)), required_(required_byte_sets(pattern)), signpost_(choose_signpost(required_)) {
   const std::string translated = translate_python_pattern(pattern, what_);
   std::unique_ptr<pcre2_compile_context, decltype(&pcre2_compile_context_free)> context(
       pcre2_compile_context_create(nullptr), &pcre2_compile_context_free);
   pcre2_set_newline(context.get(), PCRE2_NEWLINE_LF);  // Python's $ only knows "\n"
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
+  const uint32_t offset_limit = signpost_ ? PCRE2_USE_OFFSET_LIMIT : 0;
   code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
-                            PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &error_code, &error_offset,
-                            context.get()));
+                            PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C | offset_limit, &error_code,
+                            &error_offset, context.get()));
   if (!code_) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error_code, message, sizeof(message));
@@ -230,70 +702,155 @@ PythonRegex::PythonRegex(const std::string& pattern, std::string what) : what_(s
   }
   pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);  // the interpreter is used where JIT is unavailable
   match_data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
+  if (signpost_) {
+    match_context_.reset(pcre2_match_context_create(nullptr));
+  }
 }
 
-void PythonRegex::check_replacement(const std::string& replacement) const {
+int PythonRegex::match(std::string_view subject, std::size_t offset, uint32_t options) const {
+  if (signpost_ && options == 0) {
+    return match_near_signposts(subject, offset);
+  }
+  return pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), offset,
+                     options | PCRE2_NO_UTF_CHECK, match_data_.get(), nullptr);
+}
+
+int PythonRegex::match_near_signposts(std::string_view subject, std::size_t offset) const {
+  // The leftmost match from `offset` starts at most `within` bytes before the
+  // first signpost byte in it: for each signpost byte in turn, try the
+  // positions before it (up to it) that are not tried yet, in order.
+  const std::size_t within = signpost_->within;
+  const ByteSet& bytes = signpost_->bytes;
+  std::size_t untried = offset;
+  for (std::size_t post = offset; post < subject.size(); ++post) {
+    if (!bytes[static_cast<unsigned char>(subject[post])]) {
+      continue;
+    }
+    std::size_t from = std::max(untried, post - std::min(post, within));
+    while (from < post && is_continuation_byte(subject[from])) {
+      ++from;  // to a character's start
+    }
+    pcre2_set_offset_limit(match_context_.get(), post);  // the match starts at `post` at the latest
+    const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), from,
+                               PCRE2_NO_UTF_CHECK, match_data_.get(), match_context_.get());
+    if (rc != PCRE2_ERROR_NOMATCH) {
+      return rc;
+    }
+    untried = post + 1;
+  }
+  return PCRE2_ERROR_NOMATCH;
+}
+
+Replacement PythonRegex::compile_replacement(const std::string& replacement) const {
   uint32_t groups = 0;
   pcre2_pattern_info(code_.get(), PCRE2_INFO_CAPTURECOUNT, &groups);
   if (replacement.find('\\') != std::string::npos) {
     throw DemoError("the replacement '" + replacement + "' of " + what_ + " contains a backslash");
   }
-  for (std::size_t i = 0; i < replacement.size(); ++i) {
-    if (replacement[i] != '$') {
-      continue;
+  Replacement compiled;
+  std::size_t i = 0;
+  while (i < replacement.size()) {
+    const std::size_t dollar = std::min(replacement.find('$', i), replacement.size());
+    if (dollar > i) {
+      compiled.parts.push_back({replacement.substr(i, dollar - i), -1});
+      compiled.literal_bytes |= bytes_in(compiled.parts.back().literal);
     }
-    std::size_t k = i + 1;
+    if (dollar == replacement.size()) {
+      break;
+    }
+    std::size_t k = dollar + 1;
     while (k < replacement.size() && std::isdigit(static_cast<unsigned char>(replacement[k]))) {
       ++k;
     }
-    if (k == i + 1) {
+    if (k == dollar + 1) {
       throw DemoError("the replacement '" + replacement + "' of " + what_ +
                       " has a '$' that is not a group reference ($N)");
     }
-    if (k - i - 1 > 5 || std::stoul(replacement.substr(i + 1, k - i - 1)) > groups) {
+    if (k - dollar - 1 > 5 || std::stoul(replacement.substr(dollar + 1, k - dollar - 1)) > groups) {
       throw DemoError("the replacement '" + replacement + "' of " + what_ + " refers to a group the pattern (" +
                       std::to_string(groups) + " groups) does not have");
     }
-    i = k - 1;
+    compiled.parts.push_back({"", static_cast<int>(std::stoul(replacement.substr(dollar + 1, k - dollar - 1)))});
+    i = k;
+  }
+  return compiled;
+}
+
+bool PythonRegex::may_match(const ByteSet& present) const {
+  return std::all_of(required_.begin(), required_.end(),
+                     [&](const Requirement& requirement) { return (requirement.bytes & present).any(); });
+}
+
+void PythonRegex::fail(int error_code) const {
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(error_code, message, sizeof(message));
+  throw DemoError(what_ + " failed on a text: " + reinterpret_cast<const char*>(message));
+}
+
+template <typename OnMatch>
+void PythonRegex::for_each_match(std::string_view subject, OnMatch on_match) const {
+  // As Python's re.finditer (and PCRE2's global substitution): after an empty
+  // match, a non-empty one is tried at the same place before moving on one character.
+  std::size_t offset = 0;
+  uint32_t options = 0;
+  while (offset <= subject.size()) {
+    const int rc = match(subject, offset, options);
+    if (rc == PCRE2_ERROR_NOMATCH) {
+      if (options == 0) {
+        break;
+      }
+      ++offset;
+      while (offset < subject.size() && is_continuation_byte(subject[offset])) {
+        ++offset;
+      }
+      options = 0;
+      continue;
+    }
+    if (rc < 0) {
+      fail(rc);
+    }
+    const PCRE2_SIZE* vector = pcre2_get_ovector_pointer(match_data_.get());
+    on_match(vector, rc);
+    offset = vector[1];
+    options = vector[0] == vector[1] ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0;
   }
 }
 
-std::string PythonRegex::substitute(std::string_view subject, const std::string& replacement) const {
-  // Unset groups become empty text, as in Python's re.sub.
-  const uint32_t options = PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_UNSET_EMPTY |
-                           PCRE2_SUBSTITUTE_OVERFLOW_LENGTH | PCRE2_NO_UTF_CHECK;
-  std::string output(subject.size() + subject.size() / 2 + 64, '\0');
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    PCRE2_SIZE length = output.size();
-    const int rc = pcre2_substitute(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
-                                    options, match_data_.get(), nullptr,
-                                    reinterpret_cast<PCRE2_SPTR>(replacement.data()), replacement.size(),
-                                    reinterpret_cast<PCRE2_UCHAR*>(output.data()), &length);
-    if (rc >= 0) {
-      output.resize(length);
-      return output;
+bool PythonRegex::substitute(std::string_view subject, const Replacement& replacement, std::string& out) const {
+  // By hand rather than with pcre2_substitute, so that nothing is copied when
+  // nothing matches. Unset groups become empty text, as in Python.
+  std::size_t copied = 0;  // subject[0, copied) is in `out`
+  bool matched = false;
+  for_each_match(subject, [&](const PCRE2_SIZE* vector, int groups_set) {
+    if (!matched) {
+      out.clear();
+      matched = true;
     }
-    if (rc != PCRE2_ERROR_NOMEMORY) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(rc, message, sizeof(message));
-      throw DemoError(what_ + " failed on a text: " + reinterpret_cast<const char*>(message));
+    out.append(subject, copied, vector[0] - copied);
+    for (const Replacement::Part& part : replacement.parts) {
+      if (part.group < 0) {
+        out += part.literal;
+      } else if (const auto group = static_cast<std::size_t>(part.group);
+                 part.group < groups_set && vector[2 * group] != PCRE2_UNSET) {
+        out.append(subject, vector[2 * group], vector[2 * group + 1] - vector[2 * group]);
+      }
     }
-    output.assign(length, '\0');  // with OVERFLOW_LENGTH, `length` is the size needed
+    copied = vector[1];
+  });
+  if (matched) {
+    out.append(subject, copied, std::string_view::npos);
   }
-  throw DemoError(what_ + ": the substitution output did not fit in the size PCRE2 asked for");
+  return matched;
 }
 
 std::optional<std::pair<std::size_t, std::size_t>> PythonRegex::find(std::string_view subject,
                                                                      std::size_t offset) const {
-  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), offset,
-                             PCRE2_NO_UTF_CHECK, match_data_.get(), nullptr);
+  const int rc = match(subject, offset, 0);
   if (rc == PCRE2_ERROR_NOMATCH) {
     return std::nullopt;
   }
   if (rc < 0) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(rc, message, sizeof(message));
-    throw DemoError(what_ + " failed on a text: " + reinterpret_cast<const char*>(message));
+    fail(rc);
   }
   const PCRE2_SIZE* vector = pcre2_get_ovector_pointer(match_data_.get());
   return std::make_pair(static_cast<std::size_t>(vector[0]), static_cast<std::size_t>(vector[1]));
@@ -301,36 +858,7 @@ std::optional<std::pair<std::size_t, std::size_t>> PythonRegex::find(std::string
 
 std::vector<std::pair<std::size_t, std::size_t>> PythonRegex::find_all(std::string_view subject) const {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
-  const auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data());
-  std::size_t offset = 0;
-  uint32_t options = PCRE2_NO_UTF_CHECK;
-  while (offset <= subject.size()) {
-    const int rc = pcre2_match(code_.get(), data, subject.size(), offset, options, match_data_.get(), nullptr);
-    if (rc == PCRE2_ERROR_NOMATCH) {
-      if (options == PCRE2_NO_UTF_CHECK) {
-        break;
-      }
-      // No non-empty match where the last empty one was: move on one character.
-      ++offset;
-      while (offset < subject.size() && (static_cast<unsigned char>(subject[offset]) & 0xC0) == 0x80) {
-        ++offset;
-      }
-      options = PCRE2_NO_UTF_CHECK;
-      continue;
-    }
-    if (rc < 0) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(rc, message, sizeof(message));
-      throw DemoError(what_ + " failed on a text: " + reinterpret_cast<const char*>(message));
-    }
-    const PCRE2_SIZE* vector = pcre2_get_ovector_pointer(match_data_.get());
-    spans.emplace_back(vector[0], vector[1]);
-    offset = vector[1];
-    // After an empty match, Python (like PCRE2's own global substitution)
-    // next looks for a non-empty match at the same place.
-    options = vector[0] == vector[1] ? (PCRE2_NO_UTF_CHECK | PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED)
-                                     : PCRE2_NO_UTF_CHECK;
-  }
+  for_each_match(subject, [&](const PCRE2_SIZE* vector, int) { spans.emplace_back(vector[0], vector[1]); });
   return spans;
 }
 

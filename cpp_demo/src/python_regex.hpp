@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,15 +28,55 @@ namespace sentiment {
 /// Throws DemoError for a construct it cannot translate.
 std::string translate_python_pattern(const std::string& pattern, const std::string& what);
 
+/// A set of byte values.
+using ByteSet = std::bitset<256>;
+
+/// The byte values that occur in `text`.
+ByteSet bytes_in(std::string_view text);
+
+/// Every match holds a character whose first UTF-8 byte is in `bytes`,
+/// starting at most `within` bytes after the match's start.
+struct Requirement {
+  static constexpr std::size_t kUnbounded = static_cast<std::size_t>(-1);
+  ByteSet bytes;
+  std::size_t within = kUnbounded;
+};
+
+/// What every match of the Python `re` pattern requires (each element holds);
+/// empty when nothing is known. Derived from the pattern's syntax: literals,
+/// classes, groups, alternation, quantifiers; a construct it does not know
+/// makes the answer empty, never wrong.
+std::vector<Requirement> required_byte_sets(const std::string& pattern);
+
+/// A re.sub replacement parsed once: literal text and `$N` group references.
+struct Replacement {
+  struct Part {
+    std::string literal;
+    int group = -1;  // >= 0: the text of this group instead of `literal`
+  };
+  std::vector<Part> parts;
+  ByteSet literal_bytes;  // every byte the literal parts hold
+};
+
 class PythonRegex {
  public:
   /// Translates and compiles; throws DemoError naming `what` when the pattern is invalid.
   PythonRegex(const std::string& pattern, std::string what);
 
-  /// re.sub(pattern, replacement, subject): every non-overlapping match
-  /// replaced; `replacement` uses `$N` group references (see check_replacement).
-  /// `subject` must be well-formed UTF-8.
-  std::string substitute(std::string_view subject, const std::string& replacement) const;
+  /// Parses a replacement: `$N` group references and literal text. Refuses one
+  /// that Python's side would refuse (backslashes, a `$` that is not a group
+  /// reference) or that names a group the pattern lacks.
+  Replacement compile_replacement(const std::string& replacement) const;
+
+  /// re.sub(pattern, replacement, subject) into `out` (overwritten): every
+  /// non-overlapping match replaced. Returns false, with `out` untouched, when
+  /// nothing matched (the result is `subject`). `subject` must be well-formed
+  /// UTF-8 and must not overlap `out`.
+  bool substitute(std::string_view subject, const Replacement& replacement, std::string& out) const;
+
+  /// False only when no match is possible in a text whose bytes all lie in
+  /// `present` (a superset of the text's bytes is fine): see required_byte_sets.
+  bool may_match(const ByteSet& present) const;
 
   /// The [start, end) byte span of re.search(pattern, subject, offset), or
   /// nullopt; `offset` is a byte offset at a code point boundary.
@@ -43,10 +84,6 @@ class PythonRegex {
 
   /// The [start, end) byte spans of re.finditer(pattern, subject).
   std::vector<std::pair<std::size_t, std::size_t>> find_all(std::string_view subject) const;
-
-  /// Refuses a replacement that Python's side would refuse (backslashes, a
-  /// `$` that is not a group reference) or that names a group the pattern lacks.
-  void check_replacement(const std::string& replacement) const;
 
  private:
   struct CodeDeleter {
@@ -56,9 +93,25 @@ class PythonRegex {
     void operator()(pcre2_match_data* data) const { pcre2_match_data_free(data); }
   };
 
+  struct MatchContextDeleter {
+    void operator()(pcre2_match_context* context) const { pcre2_match_context_free(context); }
+  };
+
+  // pcre2_match from `offset` into match_data_ (options: 0, or those after an
+  // empty match); with no options through the signpost when there is one.
+  int match(std::string_view subject, std::size_t offset, uint32_t options) const;
+  int match_near_signposts(std::string_view subject, std::size_t offset) const;
+  // Calls on_match(ovector, rc) for each match of re.finditer(pattern, subject).
+  template <typename OnMatch>
+  void for_each_match(std::string_view subject, OnMatch on_match) const;
+  [[noreturn]] void fail(int error_code) const;
+
   std::string what_;
+  std::vector<Requirement> required_;  // required_byte_sets of the pattern
+  std::optional<Requirement> signpost_;  // see choose_signpost in python_regex.cpp
   std::unique_ptr<pcre2_code, CodeDeleter> code_;
   std::unique_ptr<pcre2_match_data, MatchDataDeleter> match_data_;
+  std::unique_ptr<pcre2_match_context, MatchContextDeleter> match_context_;  // with a signpost: its offset limit
 };
 
 }  // namespace sentiment

@@ -8,19 +8,17 @@
 namespace sentiment {
 namespace {
 
-// Python's re.sub template without backslashes is literal text; in PCRE2 '$' must be doubled.
-std::string literal_replacement(const std::string& text, const std::string& what) {
+// Python's re.sub template without backslashes is literal text, '$' included.
+Replacement literal_replacement(const std::string& text, const std::string& what) {
   if (text.find('\\') != std::string::npos) {
     throw DemoError("spec.json: " + what + " '" + text + "' contains a backslash (a Python template escape)");
   }
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '$') {
-      out += '$';
-    }
-  }
-  return out;
+  return Replacement{{{text, -1}}, bytes_in(text)};
+}
+
+// A step `\s+` -> literal text is collapse_python_spaces, without the regex engine.
+bool is_space_collapse(const TokenizerStep& step) {
+  return step.pattern == "\\s+" && step.replacement.find('$') == std::string::npos;
 }
 
 // tokenize_head's sentinel word and first window (as in sentiment_export/tokenizer.py).
@@ -81,37 +79,61 @@ TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
     const TokenizerStep& step = spec_.tokenizer_steps[index];
     Step compiled;
     if (step.is_pad) {
+      compiled.kind = Step::Kind::kPad;
       compiled.text = step.pad;
+      compiled.added = bytes_in(step.pad);
     } else {
       compiled.regex.emplace(step.pattern, "tokenizer step " + std::to_string(index));
-      compiled.regex->check_replacement(step.replacement);
-      compiled.text = step.replacement;
+      compiled.replacement = compiled.regex->compile_replacement(step.replacement);
+      compiled.added = compiled.replacement.literal_bytes;
+      if (is_space_collapse(step)) {
+        compiled.kind = Step::Kind::kCollapseSpaces;
+        compiled.text = step.replacement;
+      }
     }
     steps_.push_back(std::move(compiled));
   }
 }
 
-std::vector<std::string> TextEncoder::split_words(std::string_view piece) const {
+std::vector<std::string> TextEncoder::split_words(std::string_view piece, ByteSet present) const {
   std::string text(piece);
+  std::string next;  // each step writes here, then the two swap
   for (const Step& step : steps_) {
-    text = step.regex ? step.regex->substitute(text, step.text) : step.text + text + step.text;
+    if (step.kind == Step::Kind::kPad) {
+      text.insert(0, step.text);
+      text += step.text;
+    } else if (step.kind == Step::Kind::kCollapseSpaces) {
+      collapse_python_spaces(text, step.text, next);
+      text.swap(next);
+    } else if (!step.regex->may_match(present) || !step.regex->substitute(text, step.replacement, next)) {
+      continue;  // the text is unchanged, and so are its bytes
+    } else {
+      text.swap(next);
+    }
+    // The output holds the input's bytes and the step's own (copied groups are input).
+    present |= step.added;
   }
   return python_split(text);
 }
 
 std::vector<std::string> TextEncoder::tokenize(std::string_view raw) const {
   std::string text = spec_.lowercase ? python_lower(raw) : std::string(raw);
-  text = digit_.substitute(text, digit_replacement_);
+  ByteSet present = bytes_in(text);  // also holds the bytes of every piece between URLs
+  std::string replaced;
+  if (digit_.may_match(present) && digit_.substitute(text, digit_replacement_, replaced)) {
+    text.swap(replaced);
+    present |= digit_replacement_.literal_bytes;
+  }
   std::vector<std::string> tokens;
   std::size_t start = 0;
   for (const auto& [match_start, match_end] : url_.find_all(text)) {
-    for (auto& word : split_words(std::string_view(text).substr(start, match_start - start))) {
+    for (auto& word : split_words(std::string_view(text).substr(start, match_start - start), present)) {
       tokens.push_back(std::move(word));
     }
     tokens.push_back(spec_.url_token);
     start = match_end;
   }
-  for (auto& word : split_words(std::string_view(text).substr(start))) {
+  for (auto& word : split_words(std::string_view(text).substr(start), present)) {
     tokens.push_back(std::move(word));
   }
   return tokens;

@@ -60,16 +60,22 @@ class TextEncoder {
 
  private:
   struct Step {
-    std::optional<PythonRegex> regex;  // empty for a pad step
-    std::string text;                  // the replacement, or the padding
+    enum class Kind { kSubstitute, kPad, kCollapseSpaces };
+    Kind kind = Kind::kSubstitute;
+    std::optional<PythonRegex> regex;  // kSubstitute
+    Replacement replacement;           // kSubstitute
+    std::string text;                  // the padding, or what a run of spaces becomes
+    ByteSet added;                     // the bytes the step may add to a text
   };
 
-  std::vector<std::string> split_words(std::string_view piece) const;
+  // The tokenizer steps on `piece`, then split on whitespace; `present` holds
+  // every byte of `piece` (a superset is fine).
+  std::vector<std::string> split_words(std::string_view piece, ByteSet present) const;
 
   PreprocessingSpec spec_;
   Vocabulary vocabulary_;
   PythonRegex digit_;
-  std::string digit_replacement_;  // in PCRE2 replacement syntax
+  Replacement digit_replacement_;
   PythonRegex url_;
   std::vector<Step> steps_;
   bool head_shortcut_;

@@ -169,21 +169,49 @@ bool is_python_space(char32_t c) {
   }
 }
 
+namespace {
+
+// Whether the character at text[i] is a str.isspace() character; moves i past it.
+bool next_is_python_space(std::string_view text, std::size_t& i) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  if (byte < 0x80) {  // ASCII without decoding: is_python_space's ASCII members
+    ++i;
+    return (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20);
+  }
+  return is_python_space(next_code_point(text, i));
+}
+
+}  // namespace
+
+void collapse_python_spaces(std::string_view text, std::string_view with, std::string& out) {
+  out.clear();
+  std::size_t i = 0;
+  std::size_t kept = 0;  // where the text not yet copied to `out` starts
+  bool in_run = false;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    const bool space = next_is_python_space(text, i);
+    if (space && !in_run) {
+      out.append(text, kept, start - kept);
+      out += with;
+    }
+    if (!space && in_run) {
+      kept = start;
+    }
+    in_run = space;
+  }
+  if (!in_run) {
+    out.append(text, kept, std::string_view::npos);
+  }
+}
+
 std::vector<std::string> python_split(std::string_view text) {
   std::vector<std::string> pieces;
   std::size_t piece_start = 0;
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
-    const auto byte = static_cast<unsigned char>(text[i]);
-    bool space = false;
-    if (byte < 0x80) {  // ASCII without decoding: is_python_space's ASCII members
-      space = (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20);
-      ++i;
-    } else {
-      space = is_python_space(next_code_point(text, i));
-    }
-    if (space) {
+    if (next_is_python_space(text, i)) {
       if (start > piece_start) {
         pieces.emplace_back(text.substr(piece_start, start - piece_start));
       }

@@ -28,6 +28,10 @@ std::string python_lower(std::string_view text);
 /// dropping empty pieces.
 std::vector<std::string> python_split(std::string_view text);
 
+/// re.sub(r"\s+", with, text) into `out` (overwritten): each run of
+/// str.isspace() characters becomes `with`.
+void collapse_python_spaces(std::string_view text, std::string_view with, std::string& out);
+
 /// Python's str.isspace() for one code point.
 bool is_python_space(char32_t code_point);
 
