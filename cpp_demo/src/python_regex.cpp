@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 
 #include "errors.hpp"
 
@@ -704,6 +705,13 @@ PythonRegex::PythonRegex(const std::string& pattern, std::string what)
   match_data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
   if (signpost_) {
     match_context_.reset(pcre2_match_context_create(nullptr));
+    for (std::size_t byte = 0; byte < signpost_table_.size(); ++byte) {
+      signpost_table_[byte] = signpost_->bytes[byte];
+    }
+    if (signpost_->bytes.count() == 1) {
+      signpost_byte_ = static_cast<char>(std::find(signpost_table_.begin(), signpost_table_.end(), true) -
+                                         signpost_table_.begin());
+    }
   }
 }
 
@@ -715,17 +723,24 @@ int PythonRegex::match(std::string_view subject, std::size_t offset, uint32_t op
                      options | PCRE2_NO_UTF_CHECK, match_data_.get(), nullptr);
 }
 
+std::size_t PythonRegex::next_signpost(std::string_view subject, std::size_t from) const {
+  if (signpost_byte_) {  // memchr is several times faster than a loop
+    const void* found = std::memchr(subject.data() + from, *signpost_byte_, subject.size() - from);
+    return found ? static_cast<std::size_t>(static_cast<const char*>(found) - subject.data()) : subject.size();
+  }
+  while (from < subject.size() && !signpost_table_[static_cast<unsigned char>(subject[from])]) {
+    ++from;
+  }
+  return from;
+}
+
 int PythonRegex::match_near_signposts(std::string_view subject, std::size_t offset) const {
   // The leftmost match from `offset` starts at most `within` bytes before the
   // first signpost byte in it: for each signpost byte in turn, try the
   // positions before it (up to it) that are not tried yet, in order.
   const std::size_t within = signpost_->within;
-  const ByteSet& bytes = signpost_->bytes;
   std::size_t untried = offset;
-  for (std::size_t post = offset; post < subject.size(); ++post) {
-    if (!bytes[static_cast<unsigned char>(subject[post])]) {
-      continue;
-    }
+  for (std::size_t post = offset; (post = next_signpost(subject, post)) < subject.size(); ++post) {
     std::size_t from = std::max(untried, post - std::min(post, within));
     while (from < post && is_continuation_byte(subject[from])) {
       ++from;  // to a character's start

@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <array>
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
@@ -101,6 +102,8 @@ class PythonRegex {
   // empty match); with no options through the signpost when there is one.
   int match(std::string_view subject, std::size_t offset, uint32_t options) const;
   int match_near_signposts(std::string_view subject, std::size_t offset) const;
+  // The first position from `from` that holds a signpost byte, or the subject's size.
+  std::size_t next_signpost(std::string_view subject, std::size_t from) const;
   // Calls on_match(ovector, rc) for each match of re.finditer(pattern, subject).
   template <typename OnMatch>
   void for_each_match(std::string_view subject, OnMatch on_match) const;
@@ -109,6 +112,8 @@ class PythonRegex {
   std::string what_;
   std::vector<Requirement> required_;  // required_byte_sets of the pattern
   std::optional<Requirement> signpost_;  // see choose_signpost in python_regex.cpp
+  std::array<bool, 256> signpost_table_{};  // signpost_->bytes, for a quick scan
+  std::optional<char> signpost_byte_;        // its only byte, when it has one
   std::unique_ptr<pcre2_code, CodeDeleter> code_;
   std::unique_ptr<pcre2_match_data, MatchDataDeleter> match_data_;
   std::unique_ptr<pcre2_match_context, MatchContextDeleter> match_context_;  // with a signpost: its offset limit

@@ -25,42 +25,45 @@ bool is_space_collapse(const TokenizerStep& step) {
 constexpr const char* kSentinel = "x";
 constexpr std::size_t kFirstGuessBytesPerToken = 8;
 
-bool has_python_space(const std::string& token) {
-  const std::vector<std::string> pieces = python_split(token);
-  return pieces.size() != 1 || pieces.front().size() != token.size();
+bool has_python_space(std::string_view token) {
+  const auto words = python_word_spans(token);
+  return words.size() != 1 || words.front().second - words.front().first != token.size();
 }
 
 }  // namespace
 
-Vocabulary::Vocabulary(const std::string& vocab_text, const PreprocessingSpec& spec) : unk_id_(spec.unk_id) {
+Vocabulary::Vocabulary(const std::string& vocab_text, const PreprocessingSpec& spec)
+    : text_(std::make_unique<const std::string>(vocab_text)), unk_id_(spec.unk_id) {
   if (const auto bad = find_invalid_utf8(vocab_text)) {
     throw DemoError("vocab.txt is not UTF-8 (byte " + std::to_string(*bad) + ")");
   }
   if (!vocab_text.empty() && vocab_text.back() != '\n') {
     throw DemoError("vocab.txt must end with a newline (is the file truncated?)");
   }
-  std::vector<std::string> tokens;
+  std::vector<std::string_view> tokens;  // into text_, which stays where it is
   std::size_t start = 0;
-  while (start < vocab_text.size()) {
-    const std::size_t end = vocab_text.find('\n', start);
-    tokens.push_back(vocab_text.substr(start, end - start));
+  while (start < text_->size()) {
+    const std::size_t end = text_->find('\n', start);
+    tokens.push_back(std::string_view(*text_).substr(start, end - start));
     start = end + 1;
   }
   if (tokens.size() < 2 || tokens[0] != spec.pad_token || tokens[1] != spec.unk_token) {
     throw DemoError("vocab.txt must start with the lines '" + spec.pad_token + "' and '" + spec.unk_token +
                     "' (ids " + std::to_string(spec.pad_id) + " and " + std::to_string(spec.unk_id) + ")");
   }
+  index_of_.reserve(tokens.size());
   for (std::size_t id = 0; id < tokens.size(); ++id) {
-    if (tokens[id].empty() || has_python_space(tokens[id])) {
-      throw DemoError("vocab.txt: token " + std::to_string(id) + " ('" + tokens[id] + "') is empty or has whitespace");
+    const std::string token(tokens[id]);
+    if (token.empty() || has_python_space(token)) {
+      throw DemoError("vocab.txt: token " + std::to_string(id) + " ('" + token + "') is empty or has whitespace");
     }
     if (!index_of_.emplace(tokens[id], static_cast<int64_t>(id)).second) {
-      throw DemoError("vocab.txt has the token '" + tokens[id] + "' twice");
+      throw DemoError("vocab.txt has the token '" + token + "' twice");
     }
   }
 }
 
-int64_t Vocabulary::lookup(const std::string& token) const {
+int64_t Vocabulary::lookup(std::string_view token) const {
   const auto found = index_of_.find(token);
   return found == index_of_.end() ? unk_id_ : found->second;
 }
@@ -95,7 +98,19 @@ TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
   }
 }
 
-std::vector<std::string> TextEncoder::split_words(std::string_view piece, ByteSet present) const {
+std::string_view TextEncoder::Tokens::operator[](std::size_t k) const {
+  return std::string_view(text).substr(spans[k].first, spans[k].second - spans[k].first);
+}
+
+void TextEncoder::Tokens::add(std::string_view piece, const std::vector<std::pair<std::size_t, std::size_t>>& words) {
+  const std::size_t base = text.size();
+  text += piece;
+  for (const auto& [start, end] : words) {
+    spans.emplace_back(base + start, base + end);
+  }
+}
+
+void TextEncoder::split_words(std::string_view piece, ByteSet present, Tokens& tokens) const {
   std::string text(piece);
   std::string next;  // each step writes here, then the two swap
   for (const Step& step : steps_) {
@@ -113,10 +128,12 @@ std::vector<std::string> TextEncoder::split_words(std::string_view piece, ByteSe
     // The output holds the input's bytes and the step's own (copied groups are input).
     present |= step.added;
   }
-  return python_split(text);
+  tokens.add(text, python_word_spans(text));
 }
 
-std::vector<std::string> TextEncoder::tokenize(std::string_view raw) const {
+void TextEncoder::tokenize_into(std::string_view raw, Tokens& tokens) const {
+  tokens.text.clear();
+  tokens.spans.clear();
   std::string text = spec_.lowercase ? python_lower(raw) : std::string(raw);
   ByteSet present = bytes_in(text);  // also holds the bytes of every piece between URLs
   std::string replaced;
@@ -124,24 +141,19 @@ std::vector<std::string> TextEncoder::tokenize(std::string_view raw) const {
     text.swap(replaced);
     present |= digit_replacement_.literal_bytes;
   }
-  std::vector<std::string> tokens;
   std::size_t start = 0;
   for (const auto& [match_start, match_end] : url_.find_all(text)) {
-    for (auto& word : split_words(std::string_view(text).substr(start, match_start - start), present)) {
-      tokens.push_back(std::move(word));
-    }
-    tokens.push_back(spec_.url_token);
+    split_words(std::string_view(text).substr(start, match_start - start), present, tokens);
+    tokens.add(spec_.url_token, {{0, spec_.url_token.size()}});
     start = match_end;
   }
-  for (auto& word : split_words(std::string_view(text).substr(start), present)) {
-    tokens.push_back(std::move(word));
-  }
-  return tokens;
+  split_words(std::string_view(text).substr(start), present, tokens);
 }
 
-std::vector<std::string> TextEncoder::tokenize_head(std::string_view text, std::size_t count) const {
+void TextEncoder::tokenize_head_into(std::string_view text, std::size_t count, Tokens& tokens) const {
   if (count == 0) {
-    return {};
+    tokens = Tokens{};
+    return;
   }
   // Python counts the window in characters, here in bytes: where the prefix is
   // cut changes only how much is tokenized, never the tokens (see the proof).
@@ -157,28 +169,52 @@ std::vector<std::string> TextEncoder::tokenize_head(std::string_view text, std::
     }
     std::string prefix(text.substr(0, whitespace->second));
     prefix += kSentinel;
-    std::vector<std::string> tokens = tokenize(prefix);
-    if (!tokens.empty() && tokens.back() == kSentinel && tokens.size() > count) {
-      tokens.resize(count);
-      return tokens;
+    tokenize_into(prefix, tokens);
+    if (tokens.size() > count && tokens[tokens.size() - 1] == kSentinel) {
+      tokens.spans.resize(count);
+      return;
     }
     window *= 2;
   }
-  std::vector<std::string> tokens = tokenize(text);
+  tokenize_into(text, tokens);
   if (tokens.size() > count) {
-    tokens.resize(count);
+    tokens.spans.resize(count);
   }
-  return tokens;
+}
+
+std::vector<std::string> TextEncoder::tokenize(std::string_view text) const {
+  Tokens tokens;
+  tokenize_into(text, tokens);
+  return tokens.strings();
+}
+
+std::vector<std::string> TextEncoder::tokenize_head(std::string_view text, std::size_t count) const {
+  Tokens tokens;
+  tokenize_head_into(text, count, tokens);
+  return tokens.strings();
+}
+
+std::vector<std::string> TextEncoder::Tokens::strings() const {
+  std::vector<std::string> out;
+  out.reserve(spans.size());
+  for (std::size_t k = 0; k < spans.size(); ++k) {
+    out.emplace_back((*this)[k]);
+  }
+  return out;
 }
 
 std::vector<int64_t> TextEncoder::encode_ids(std::string_view text) const {
   const auto limit = static_cast<std::size_t>(spec_.max_length);
-  const std::vector<std::string> tokens =
-      spec_.truncation_side == "right" ? tokenize_head(text, limit) : tokenize(text);
+  Tokens tokens;
+  if (spec_.truncation_side == "right") {
+    tokenize_head_into(text, limit, tokens);
+  } else {
+    tokenize_into(text, tokens);
+  }
   std::vector<int64_t> ids;
   ids.reserve(tokens.size());
-  for (const auto& token : tokens) {
-    ids.push_back(vocabulary_.lookup(token));
+  for (std::size_t k = 0; k < tokens.size(); ++k) {
+    ids.push_back(vocabulary_.lookup(tokens[k]));
   }
   if (ids.size() > limit) {
     if (spec_.truncation_side == "right") {

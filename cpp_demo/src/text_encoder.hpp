@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,11 +22,12 @@ class Vocabulary {
   Vocabulary(const std::string& vocab_text, const PreprocessingSpec& spec);
 
   /// The id of `token`, or the spec's unk_id for a token not in the table.
-  int64_t lookup(const std::string& token) const;
+  int64_t lookup(std::string_view token) const;
   std::size_t size() const { return index_of_.size(); }
 
  private:
-  std::unordered_map<std::string, int64_t> index_of_;
+  std::unique_ptr<const std::string> text_;  // vocab.txt, where the keys of index_of_ point
+  std::unordered_map<std::string_view, int64_t> index_of_;
   int64_t unk_id_;
 };
 
@@ -68,9 +70,25 @@ class TextEncoder {
     ByteSet added;                     // the bytes the step may add to a text
   };
 
-  // The tokenizer steps on `piece`, then split on whitespace; `present` holds
+  // Tokens as [start, end) byte spans of the text they come from.
+  struct Tokens {
+    std::string text;
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+
+    std::size_t size() const { return spans.size(); }
+    std::string_view operator[](std::size_t k) const;
+    // Appends `piece` and its words, spans of `piece`.
+    void add(std::string_view piece, const std::vector<std::pair<std::size_t, std::size_t>>& words);
+    std::vector<std::string> strings() const;
+  };
+
+  // tokenize and tokenize_head, into `tokens` (overwritten).
+  void tokenize_into(std::string_view text, Tokens& tokens) const;
+  void tokenize_head_into(std::string_view text, std::size_t count, Tokens& tokens) const;
+
+  // Appends the words of `piece` after the tokenizer steps; `present` holds
   // every byte of `piece` (a superset is fine).
-  std::vector<std::string> split_words(std::string_view piece, ByteSet present) const;
+  void split_words(std::string_view piece, ByteSet present, Tokens& tokens) const;
 
   PreprocessingSpec spec_;
   Vocabulary vocabulary_;

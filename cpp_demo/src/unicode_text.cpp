@@ -1,5 +1,7 @@
 #include "unicode_text.hpp"
 
+#include <cstdint>
+
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
@@ -171,57 +173,119 @@ bool is_python_space(char32_t c) {
 
 namespace {
 
-// Whether the character at text[i] is a str.isspace() character; moves i past it.
-bool next_is_python_space(std::string_view text, std::size_t& i) {
-  const auto byte = static_cast<unsigned char>(text[i]);
-  if (byte < 0x80) {  // ASCII without decoding: is_python_space's ASCII members
-    ++i;
-    return (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20);
+// is_python_space's ASCII members, as bits: \t \n \v \f \r, U+001C..U+001F and the space.
+constexpr uint64_t kAsciiSpaces = 0x3E00ULL | (0x1FULL << 0x1C);
+
+// Without a branch (`&`, not `&&`): in text, spaces come every few bytes, too
+// irregularly for branch prediction.
+bool is_ascii_space(unsigned char byte) { return (((kAsciiSpaces >> (byte & 63)) & 1) & (byte < 64)) != 0; }
+
+bool is_ascii(std::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) {
+    any |= static_cast<unsigned char>(c);  // no early exit: the loop vectorizes
   }
-  return is_python_space(next_code_point(text, i));
+  return any < 0x80;
+}
+
+// Where the run of characters from text[i] ends that all are (`space`) or all
+// are not str.isspace() characters.
+std::size_t run_end(std::string_view text, std::size_t i, bool space) {
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {  // ASCII without decoding
+      if (is_ascii_space(byte) != space) {
+        break;
+      }
+      ++i;
+    } else {
+      std::size_t next = i;
+      if (is_python_space(next_code_point(text, next)) != space) {
+        break;
+      }
+      i = next;
+    }
+  }
+  return i;
+}
+
+// collapse_python_spaces for ASCII text and a one-byte replacement, without
+// branches: every byte is written, and the position moves on unless the byte
+// continues a run of spaces.
+void collapse_ascii_spaces(std::string_view text, char with, std::string& out) {
+  out.resize(text.size());
+  char* const written = out.data();  // a local pointer: a char store could alias out's own fields
+  std::size_t length = 0;
+  bool in_run = false;
+  for (char c : text) {
+    const bool space = is_ascii_space(static_cast<unsigned char>(c));
+    const auto keep = static_cast<char>(space - 1);  // all ones for a non-space (a select, not a branch)
+    written[length] = static_cast<char>((c & keep) | (with & ~keep));
+    length += !(space & in_run);
+    in_run = space;
+  }
+  out.resize(length);
+}
+
+// python_word_spans for ASCII text, without branches: a word starts where a
+// space run ends and ends where one starts.
+std::vector<std::pair<std::size_t, std::size_t>> ascii_word_spans(std::string_view text) {
+  std::vector<std::size_t> starts(text.size() / 2 + 2);
+  std::vector<std::size_t> ends(text.size() / 2 + 2);
+  std::size_t* const start = starts.data();
+  std::size_t* const end = ends.data();
+  std::size_t started = 0;
+  std::size_t ended = 0;
+  bool in_space = true;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool space = is_ascii_space(static_cast<unsigned char>(text[i]));
+    start[started] = i;
+    started += !space & in_space;
+    end[ended] = i;
+    ended += space & !in_space;
+    in_space = space;
+  }
+  ends[ended] = text.size();  // the last word may run to the end
+  std::vector<std::pair<std::size_t, std::size_t>> spans(started);
+  for (std::size_t k = 0; k < started; ++k) {
+    spans[k] = {starts[k], ends[k]};
+  }
+  return spans;
 }
 
 }  // namespace
 
 void collapse_python_spaces(std::string_view text, std::string_view with, std::string& out) {
-  out.clear();
-  std::size_t i = 0;
-  std::size_t kept = 0;  // where the text not yet copied to `out` starts
-  bool in_run = false;
-  while (i < text.size()) {
-    const std::size_t start = i;
-    const bool space = next_is_python_space(text, i);
-    if (space && !in_run) {
-      out.append(text, kept, start - kept);
-      out += with;
-    }
-    if (!space && in_run) {
-      kept = start;
-    }
-    in_run = space;
+  if (with.size() == 1 && is_ascii(text)) {
+    collapse_ascii_spaces(text, with.front(), out);
+    return;
   }
-  if (!in_run) {
-    out.append(text, kept, std::string_view::npos);
+  out.clear();
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t word_end = run_end(text, i, false);
+    out.append(text.data() + i, word_end - i);
+    if (word_end == text.size()) {
+      break;
+    }
+    out += with;
+    i = run_end(text, word_end, true);
   }
 }
 
-std::vector<std::string> python_split(std::string_view text) {
-  std::vector<std::string> pieces;
-  std::size_t piece_start = 0;
-  std::size_t i = 0;
+std::vector<std::pair<std::size_t, std::size_t>> python_word_spans(std::string_view text) {
+  if (is_ascii(text)) {
+    return ascii_word_spans(text);
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  std::size_t i = run_end(text, 0, true);
   while (i < text.size()) {
-    const std::size_t start = i;
-    if (next_is_python_space(text, i)) {
-      if (start > piece_start) {
-        pieces.emplace_back(text.substr(piece_start, start - piece_start));
-      }
-      piece_start = i;
-    }
+    const std::size_t end = run_end(text, i, false);
+    spans.emplace_back(i, end);
+    i = run_end(text, end, true);
   }
-  if (text.size() > piece_start) {
-    pieces.emplace_back(text.substr(piece_start));
-  }
-  return pieces;
+  return spans;
 }
 
 }  // namespace sentiment

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sentiment {
@@ -24,9 +25,9 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text);
 /// the Final_Sigma rule for U+03A3, with ICU's character data.
 std::string python_lower(std::string_view text);
 
-/// Python's str.split() with no argument: split on str.isspace() characters,
-/// dropping empty pieces.
-std::vector<std::string> python_split(std::string_view text);
+/// The [start, end) byte spans of the pieces of Python's str.split() with no
+/// argument: split on str.isspace() characters, dropping empty pieces.
+std::vector<std::pair<std::size_t, std::size_t>> python_word_spans(std::string_view text);
 
 /// re.sub(r"\s+", with, text) into `out` (overwritten): each run of
 /// str.isspace() characters becomes `with`.
