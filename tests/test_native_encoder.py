@@ -159,6 +159,37 @@ def test_native_ids_equal_python_on_adversarial_texts(use_library: Path, vocabul
         assert got[index] == expected, f"text {index} ({text[:80]!r}...): native {got[index][:20]} != python {expected[:20]}"
 
 
+# Steps that take each path of the C++ encoder's pattern analysis (required bytes, signposts;
+# cpp_demo/src/python_regex.cpp), which lets it skip a step or most match attempts only where
+# no match is possible: case-insensitive letters that match beyond ASCII (ı, ſ, K), negated
+# classes (with ']' and \\d inside), empty branches, optional parts, look-behind, signposts
+# a few characters into the match.
+ANALYSED_PATTERNS = [
+    "(?i)i", "(?i)s+t", "(?i)k", "[^]a]c", "[^\\d]'", "(?:q|)z", "a{,2}c", "(?<=a)b", "(?:'a|é')+b",
+    "([^' ])('[sS]|') ", "(?i) ('t)(is)\\b", "[\u2012-\u2015]x", "\\x41b",
+]
+
+
+def _random_texts(count: int) -> list[str]:
+    """Short texts of the characters and pieces that the ANALYSED_PATTERNS are about."""
+    rng = random.Random(2)
+    palette = list("abcdeiIkKsSqxzt'\".`- \n") + ["é", "K", "ſ", "ı", "İ", "’", "‒", "\x85", "\u2003", "1", "٣", "'tis", "aab", "'s "]
+    return ["".join(rng.choice(palette) for _ in range(rng.randrange(40))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("pattern", ANALYSED_PATTERNS)
+def test_native_ids_equal_python_for_analysed_patterns(use_library: Path, pattern: str) -> None:
+    steps = ({"pattern": pattern, "replacement": " <$0> "}, {"pad": " "})
+    spec = PreprocessingSpec().with_overrides(tokenizer_steps=steps, lowercase=False)
+    texts = _random_texts(1500)
+    tokenizer = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="python").tokenizer
+    vocab = Vocabulary.from_tokens(sorted({token for text in texts for token in tokenizer.tokenize(text)}), spec)
+    python = TextEncoder(spec, vocab, backend="python")
+    got = TextEncoder(spec, vocab, backend="native").encode_ids_batch(texts)
+    differing = [index for index, text in enumerate(texts) if got[index] != python.encode_ids(text)]
+    assert not differing, f"{len(differing)} texts differ, first: {texts[differing[0]]!r} -> {python.tokenize(texts[differing[0]])}"
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threads_split_the_batch_without_changing_ids(use_library: Path, real_texts: list[str], vocabulary: Vocabulary, threads: int) -> None:
     python = TextEncoder(PreprocessingSpec(), vocabulary, backend="python")

@@ -263,6 +263,13 @@ unsigned lead_byte(char32_t c) {
   return 0xF0 | static_cast<unsigned>(c >> 18);
 }
 
+// ASCII classes without the C library's locale: the analysis must not depend on it.
+bool is_ascii_digit(int byte) { return byte >= '0' && byte <= '9'; }
+bool is_ascii_letter(int byte) { return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z'); }
+bool is_ascii_word(int byte) { return is_ascii_digit(byte) || is_ascii_letter(byte) || byte == '_'; }
+// Python's \s in ASCII: \t \n \v \f \r, U+001C..U+001F and the space.
+bool is_ascii_space(int byte) { return (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20); }
+
 // Thrown inside RequiredBytes for a construct it does not know.
 struct UnknownConstruct {};
 
@@ -430,7 +437,7 @@ class RequiredBytes {
   // The decimal number at i_, if there is one.
   std::optional<std::size_t> number() {
     const std::size_t start = i_;
-    while (i_ < pattern_.size() && std::isdigit(static_cast<unsigned char>(pattern_[i_]))) {
+    while (i_ < pattern_.size() && is_ascii_digit(pattern_[i_])) {
       ++i_;
     }
     if (i_ == start) {
@@ -495,7 +502,7 @@ class RequiredBytes {
   }
 
   Piece character(char32_t c) {
-    const bool ascii_letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool ascii_letter = c < 0x80 && is_ascii_letter(static_cast<int>(c));
     if (caseless_ && c >= 0x80) {
       return {{}, kCharacterBytes};  // may match an ASCII letter (U+212A KELVIN SIGN and k)
     }
@@ -514,10 +521,7 @@ class RequiredBytes {
   static std::optional<ByteSet> class_escape(char e) {
     ByteSet set;
     for (int byte = 0; byte < 0x80; ++byte) {
-      const bool member = e == 'd'   ? std::isdigit(byte)
-                          : e == 'w' ? std::isalnum(byte) || byte == '_'
-                          : e == 's' ? (byte >= 0x09 && byte <= 0x0D) || (byte >= 0x1C && byte <= 0x20)
-                                     : false;
+      const bool member = e == 'd' ? is_ascii_digit(byte) : e == 'w' ? is_ascii_word(byte) : e == 's' && is_ascii_space(byte);
       if (member) {
         set.set(static_cast<std::size_t>(byte));
       }
@@ -545,7 +549,7 @@ class RequiredBytes {
       ++i_;
       return U'\b';
     }
-    if (std::isalnum(static_cast<unsigned char>(e))) {
+    if (is_ascii_digit(e) || is_ascii_letter(e)) {
       return std::nullopt;
     }
     return next_character();  // an escaped punctuation or non-ASCII character is itself
@@ -666,7 +670,7 @@ std::optional<Requirement> choose_signpost(const std::vector<Requirement>& requi
   for (const Requirement& requirement : required) {
     bool rare = true;
     for (int byte = 0; byte < 0x80; ++byte) {
-      rare = rare && !(requirement.bytes[static_cast<std::size_t>(byte)] && (std::isalnum(byte) || std::isspace(byte)));
+      rare = rare && !(requirement.bytes[static_cast<std::size_t>(byte)] && (is_ascii_word(byte) || is_ascii_space(byte)));
     }
     if (!rare || requirement.within == 0 || requirement.within > kMostPositions) {
       continue;

@@ -53,12 +53,12 @@ Vocabulary::Vocabulary(const std::string& vocab_text, const PreprocessingSpec& s
   }
   index_of_.reserve(tokens.size());
   for (std::size_t id = 0; id < tokens.size(); ++id) {
-    const std::string token(tokens[id]);
-    if (token.empty() || has_python_space(token)) {
-      throw DemoError("vocab.txt: token " + std::to_string(id) + " ('" + token + "') is empty or has whitespace");
+    if (tokens[id].empty() || has_python_space(tokens[id])) {
+      throw DemoError("vocab.txt: token " + std::to_string(id) + " ('" + std::string(tokens[id]) +
+                      "') is empty or has whitespace");
     }
     if (!index_of_.emplace(tokens[id], static_cast<int64_t>(id)).second) {
-      throw DemoError("vocab.txt has the token '" + token + "' twice");
+      throw DemoError("vocab.txt has the token '" + std::string(tokens[id]) + "' twice");
     }
   }
 }

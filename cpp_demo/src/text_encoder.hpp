@@ -64,7 +64,7 @@ class TextEncoder {
   struct Step {
     enum class Kind { kSubstitute, kPad, kCollapseSpaces };
     Kind kind = Kind::kSubstitute;
-    std::optional<PythonRegex> regex;  // kSubstitute
+    std::optional<PythonRegex> regex;  // kSubstitute, kCollapseSpaces (there only to check the step)
     Replacement replacement;           // kSubstitute
     std::string text;                  // the padding, or what a run of spaces becomes
     ByteSet added;                     // the bytes the step may add to a text
