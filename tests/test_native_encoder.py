@@ -71,7 +71,7 @@ def _adversarial_texts() -> list[str]:
         "x" * 300_000,  # no whitespace at all: whole text
         " " * 5000 + "late start",  # whitespace, but no word character after the first cut
         "end. " * 400 + ")''\" ' . '' ",  # the $-anchored rules' closing quotes and brackets past the cut
-        "é " * 2000,  # the byte window lands inside two-byte characters
+        *("a" * shift + "é " * 2000 for shift in range(3)),  # the byte window lands inside a two-byte character, whatever its size
         "中文\u3000" * 2000,  # ideographic space: Python whitespace
         "a\x1cb " * 2000,  # U+001C: Python whitespace, not PCRE2's
         "ΑΣ Σ " * 2000,  # final sigma decided at the cut

@@ -21,9 +21,12 @@ bool is_space_collapse(const TokenizerStep& step) {
   return step.pattern == "\\s+" && step.replacement.find('$') == std::string::npos;
 }
 
-// tokenize_head's sentinel word and first window (as in sentiment_export/tokenizer.py).
+// tokenize_head's sentinel word (as in sentiment_export/tokenizer.py) and first
+// window: too small a guess costs a second pass, too large one tokenizes text
+// that truncation drops. 6 bytes per token was the fastest on imdb reviews
+// (5: 4% slower, 8, Python's guess in characters: 11% slower).
 constexpr const char* kSentinel = "x";
-constexpr std::size_t kFirstGuessBytesPerToken = 8;
+constexpr std::size_t kFirstGuessBytesPerToken = 6;
 
 bool has_python_space(std::string_view token) {
   const auto words = python_word_spans(token);
