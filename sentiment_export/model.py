@@ -7,6 +7,22 @@ at the last real step, the backward direction runs over each row reversed
 within its own length, and pooling is masked. So a review's score does not
 depend on how much padding its batch needs or on the other reviews in it, and
 the hidden state starts at zero on every call.
+
+An optional second branch (``ngram_dim`` > 0) is a fastText-style bag of
+n-grams: the mean of learned vectors for every unigram and every hashed
+bigram of the review, with its own Linear layer. Training gives each branch
+its own loss (``forward(..., per_branch=True)``), so the two are an ensemble
+of different models in one graph; trained on one joint loss instead, the LSTM
+fitted the training set first and the whole was worse than the bag alone
+(measured on imdb, README). The network's logit is a weighted sum of the
+branch logits whose weights (buffers ``branch_weights``/``branch_bias``) are
+fitted on the validation split by the training loop. The bag sees all
+``max_length`` tokens for almost no arithmetic; the LSTM reads only the last
+``recurrent_steps`` of them (the end of a long review, where its verdict
+usually is), so long reviews cost a bounded number of recurrent steps.
+The bigram hash is integer arithmetic on the ids inside the graph, so
+TorchScript, ONNX and libtorch compute the same buckets and the encoder
+contract (spec -> ids) does not change.
 """
 
 from __future__ import annotations
@@ -18,6 +34,10 @@ import torch
 from torch import nn
 
 POOLINGS = ("last", "mean_max")
+
+BIGRAM_HASH_MULTIPLIER = 1_000_003
+"""Bigram ``(a, b)`` of ids goes to bucket ``(a * M + b) mod buckets``, then + 1 (0 is padding).
+Part of the model's definition: changing it changes every trained bag-of-n-grams model."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,9 @@ class SentimentNetConfig:
     embedding_dropout: float = 0.0
     bidirectional: bool = False
     pooling: str = "last"
+    recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
+    ngram_dim: int = 0
+    ngram_buckets: int = 0
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -39,6 +62,11 @@ class SentimentNetConfig:
         for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("recurrent_steps", "ngram_dim", "ngram_buckets"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.ngram_buckets and not self.ngram_dim:
+            raise ValueError("ngram_buckets needs ngram_dim > 0 (the bag-of-n-grams branch is off)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +120,14 @@ class SentimentNet(nn.Module):
                 batch_first=True,
             )
         features = directions * config.hidden_dim * (2 if config.pooling == "mean_max" else 1)
+        if config.ngram_dim:
+            self.unigram_vectors = nn.Embedding(config.vocab_size, config.ngram_dim, padding_idx=0)
+            if config.ngram_buckets:
+                self.bigram_vectors = nn.Embedding(config.ngram_buckets + 1, config.ngram_dim, padding_idx=0)
+            self.ngram_fc = nn.Linear(config.ngram_dim, 1)
+            # the mean of the branches until the training loop fits them (set_branch_blend)
+            self.register_buffer("branch_weights", torch.full((2,), 0.5))
+            self.register_buffer("branch_bias", torch.zeros(()))
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(features, 1)
 
@@ -125,13 +161,64 @@ class SentimentNet(nn.Module):
         largest = outputs.masked_fill(~mask, torch.finfo(outputs.dtype).min).amax(dim=1)
         return torch.cat([mean, largest], dim=1)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """``input_ids``: (B, T) int64, right-padded with 0 -> logits (B,)."""
+    def _bag_of_ngrams(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, ngram_dim): mean vector of the real unigrams and bigrams.
+
+        PAD's vectors are zero (``padding_idx``), and a bigram ending in PAD goes
+        to bucket 0, so padding adds nothing to the sums; the divisor counts only
+        real n-grams.
+        """
+        total = self.unigram_vectors(input_ids).sum(dim=1)
+        count = lengths
+        if self.config.ngram_buckets:
+            first, second = input_ids[:, :-1], input_ids[:, 1:]
+            buckets = (first * BIGRAM_HASH_MULTIPLIER + second) % self.config.ngram_buckets + 1
+            buckets = torch.where(second != 0, buckets, torch.zeros_like(buckets))
+            total = total + self.bigram_vectors(buckets).sum(dim=1)
+            count = count + (input_ids[:, 1:] != 0).sum(dim=1)
+        return total / count.unsqueeze(1).to(total.dtype)
+
+    def set_branch_blend(self, weights: torch.Tensor, bias: float) -> None:
+        """Use ``weights · branch logits + bias`` as the logit (fitted on held-out data by the caller)."""
+        if not self.config.ngram_dim:
+            raise ValueError("set_branch_blend needs the bag-of-n-grams branch (ngram_dim > 0)")
+        self.branch_weights.copy_(torch.as_tensor(weights, dtype=self.branch_weights.dtype))
+        self.branch_bias.fill_(float(bias))
+
+    def _last_steps(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's last ``recurrent_steps`` real ids, moved to the front and right-padded, and their count."""
+        steps = self.config.recurrent_steps
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[:steps].unsqueeze(0)  # (1, T')
+        kept = lengths.clamp(max=steps)
+        real = positions < kept.unsqueeze(1)  # (B, T')
+        # positions past a row's kept count read themselves (always in range) and become PAD
+        index = torch.where(real, (lengths - kept).unsqueeze(1) + positions, positions)
+        taken = input_ids.gather(1, index)
+        return torch.where(real, taken, torch.zeros_like(taken)), kept
+
+    def forward(self, input_ids: torch.Tensor, per_branch: bool = False) -> torch.Tensor:
+        """``input_ids``: (B, T) int64, right-padded with 0 -> logits (B,).
+
+        ``per_branch=True`` gives each branch's logit instead, (B, branches),
+        for training each branch on its own loss.
+        """
         lengths = (input_ids != 0).sum(dim=1).clamp(min=1)  # (B,)
-        x = self.embedding_dropout(self.embedding(input_ids))  # (B, T, E)
-        outputs = self._encode_sequence(x, lengths)  # (B, T, D*H)
-        features = self.dropout(self._pool(outputs, lengths))
-        return self.fc(features).squeeze(1)
+        recurrent_ids, recurrent_lengths = input_ids, lengths
+        if self.config.recurrent_steps:
+            recurrent_ids, recurrent_lengths = self._last_steps(input_ids, lengths)
+        x = self.embedding_dropout(self.embedding(recurrent_ids))  # (B, T', E)
+        outputs = self._encode_sequence(x, recurrent_lengths)  # (B, T', D*H)
+        branches = [self.fc(self.dropout(self._pool(outputs, recurrent_lengths)))]
+        if self.config.ngram_dim:
+            branches.append(self.ngram_fc(self._bag_of_ngrams(input_ids, lengths)))
+        logits = torch.cat(branches, dim=1)  # (B, branches)
+        return logits if per_branch else self.blend_branches(logits)
+
+    def blend_branches(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, branches) branch logits -> (B,) the network's logits."""
+        if not self.config.ngram_dim:
+            return logits.squeeze(1)
+        return logits @ self.branch_weights + self.branch_bias
 
 
 class ProbabilityModel(nn.Module):

@@ -154,8 +154,13 @@ def test_exported_fp32_models_match_eager_pytorch_at_other_shapes(artifact, batc
 
 @pytest.mark.parametrize(
     "options",
-    [{"bidirectional": True}, {"bidirectional": True, "pooling": "mean_max"}, {"pooling": "mean_max", "num_layers": 1}],
-    ids=["bidirectional-last", "bidirectional-mean_max", "mean_max"],
+    [
+        {"bidirectional": True},
+        {"bidirectional": True, "pooling": "mean_max"},
+        {"pooling": "mean_max", "num_layers": 1},
+        {"bidirectional": True, "pooling": "mean_max", "recurrent_steps": 20, "ngram_dim": 3, "ngram_buckets": 97},
+    ],
+    ids=["bidirectional-last", "bidirectional-mean_max", "mean_max", "bag-of-ngrams"],
 )
 def test_every_architecture_exports_with_dynamic_shapes(tmp_path: Path, options: dict) -> None:
     torch.manual_seed(0)

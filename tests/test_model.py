@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sentiment_export import SentimentNet, SentimentNetConfig
+from sentiment_export.model import BIGRAM_HASH_MULTIPLIER
 
 CONFIGS = {
     "unidirectional-last": SentimentNetConfig(vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=2),
@@ -14,6 +15,10 @@ CONFIGS = {
     ),
     "bidirectional-mean-max": SentimentNetConfig(
         vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=1, bidirectional=True, pooling="mean_max"
+    ),
+    "bag-of-ngrams": SentimentNetConfig(
+        vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=1, bidirectional=True, pooling="mean_max",
+        recurrent_steps=4, ngram_dim=3, ngram_buckets=97,
     ),
 }
 
@@ -66,3 +71,54 @@ def test_config_round_trip_and_validation() -> None:
     assert SentimentNetConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="pooling must be one of"):
         SentimentNetConfig(vocab_size=5, pooling="attention")
+    with pytest.raises(ValueError, match="ngram_buckets needs ngram_dim"):
+        SentimentNetConfig(vocab_size=5, ngram_buckets=10)
+    with pytest.raises(ValueError, match="recurrent_steps must be >= 0"):
+        SentimentNetConfig(vocab_size=5, recurrent_steps=-1)
+
+
+def _bag_net() -> SentimentNet:
+    torch.manual_seed(0)
+    return SentimentNet(CONFIGS["bag-of-ngrams"]).eval()
+
+
+@torch.no_grad()
+def test_the_bag_is_the_mean_of_unigram_and_hashed_bigram_vectors() -> None:
+    net = _bag_net()
+    review = [5, 9, 12, 7, 3, 9]
+    vectors = [net.unigram_vectors.weight[token] for token in review]
+    for first, second in zip(review, review[1:]):
+        bucket = (first * BIGRAM_HASH_MULTIPLIER + second) % net.config.ngram_buckets + 1
+        vectors.append(net.bigram_vectors.weight[bucket])
+    expected = torch.stack(vectors).mean(dim=0)
+    ids = right_pad([review], 9)
+    got = net._bag_of_ngrams(ids, (ids != 0).sum(dim=1))[0]
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+@torch.no_grad()
+def test_tokens_before_the_last_recurrent_steps_reach_the_score_only_through_the_bag() -> None:
+    net = _bag_net()
+    head, other_head, tail = [3, 3, 8], [44, 2, 30], [5, 9, 12, 7]
+    assert len(tail) == net.config.recurrent_steps
+    assert not torch.equal(net(right_pad([head + tail], 7)), net(right_pad([other_head + tail], 7)))
+    net.unigram_vectors.weight.zero_()
+    net.bigram_vectors.weight.zero_()
+    # with the bag silenced the heads differ only in their n-gram count, which scales a zero vector
+    assert torch.equal(net(right_pad([head + tail], 9)), net(right_pad([other_head + tail], 7)))
+    # and the LSTM reads the tail exactly as it reads the tail alone
+    alone = net(right_pad([tail], 4), per_branch=True)[:, 0]
+    assert torch.equal(net(right_pad([head + tail, [6]], 11), per_branch=True)[:1, 0], alone)
+
+
+@torch.no_grad()
+def test_the_logit_is_the_fitted_blend_of_the_branch_logits() -> None:
+    net = _bag_net()
+    ids = torch.randint(2, 50, (6, 9), generator=torch.Generator().manual_seed(3))
+    branches = net(ids, per_branch=True)
+    assert branches.shape == (6, 2)
+    torch.testing.assert_close(net(ids), branches.mean(dim=1), rtol=0, atol=1e-6)
+    net.set_branch_blend(torch.tensor([2.0, -0.5]), 0.25)
+    torch.testing.assert_close(net(ids), 2.0 * branches[:, 0] - 0.5 * branches[:, 1] + 0.25, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="needs the bag-of-n-grams branch"):
+        SentimentNet(CONFIGS["bidirectional-mean-max"]).set_branch_blend(torch.ones(2), 0.0)

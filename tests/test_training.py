@@ -17,6 +17,7 @@ from sentiment_export.errors import DeviceError
 from training import PRESETS, TrainConfig, build_vocabulary, resume, split_validation, train
 from training.__main__ import build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
+from training.blend import fit_branch_blend
 from training.vocab import vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -141,11 +142,17 @@ def test_short_run_learns_and_records_everything(snippets_subset: tuple[Path, Pa
     assert json.loads((result.run_dir / "history.json").read_text()) == metadata["history"]
 
 
-@pytest.mark.parametrize("stop_at", [10, 30], ids=["epoch1-mid", "epoch2-mid"])
+# a two-branch network with its own rates and a schedule that depends on the step count
+BAG = {"ngram_dim": 4, "ngram_buckets": 101, "recurrent_steps": 5, "ngram_learning_rate": 0.03, "lr_schedule": "linear"}
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "extra"), [(10, {}), (30, {}), (30, BAG)], ids=["epoch1-mid", "epoch2-mid", "bag-linear-epoch2-mid"]
+)
 def test_stopped_and_resumed_run_ends_with_identical_weights(
-    tiny_data: tuple[Path, Path], tmp_path: Path, stop_at: int
+    tiny_data: tuple[Path, Path], tmp_path: Path, stop_at: int, extra: dict
 ) -> None:
-    whole = train(_config(tiny_data, tmp_path / "whole"))
+    whole = train(_config(tiny_data, tmp_path / "whole", hyperparameters=TINY.with_overrides(**extra)))
     # 360 training reviews / 16 = 23 batches per epoch, 46 steps; evaluations every 7 steps.
     assert whole.finished and whole.history[-1]["step"] == 46
 
@@ -155,6 +162,7 @@ def test_stopped_and_resumed_run_ends_with_identical_weights(
               "--embedding-dim", "16", "--hidden-dim", "16", "--no-bidirectional", "--pooling", "last",
               "--dropout", "0.3", "--embedding-dropout", "0.1", "--batch-size", "16", "--epochs", "2",
               "--eval-every", "7", "--patience", "0", "--learning-rate", "0.01", "--no-export"]
+    common += [item for name, value in extra.items() for item in (f"--{name.replace('_', '-')}", str(value))]
     assert main([*common, "--run-dir", str(split_dir), "--max-steps", str(stop_at)]) == 0
     stopped = load_checkpoint(split_dir / "last.pt").training_state
     assert stopped["progress"]["step"] == stop_at and not stopped["finished"]
@@ -281,3 +289,29 @@ def test_vocabulary_comes_from_the_training_split_only(tmp_path: Path) -> None:
     vocabulary = load_checkpoint(result.best_checkpoint).vocabulary
     assert "trainword" in vocabulary and "review" in vocabulary
     assert "heldoutword" not in vocabulary and "testonlyword" not in vocabulary
+
+
+def test_linear_schedule_decays_every_group_to_zero_and_validation_fits_the_blend(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    hp = TINY.with_overrides(epochs=1, eval_every=0, **BAG)
+    result = train(_config(tiny_data, tmp_path / "run", hyperparameters=hp))
+    state = load_checkpoint(result.last_checkpoint).training_state["optimizer"]
+    rates = [group["lr"] for group in state["param_groups"]]
+    # 23 steps: the last one ran at 1/23 of each group's base rate
+    assert rates == pytest.approx([0.01 / 23, 0.03 / 23])
+    best = load_checkpoint(result.best_checkpoint).model_state
+    assert not torch.equal(best["branch_weights"], torch.full((2,), 0.5)), "the blend was not fitted"
+
+
+def test_fitted_blend_never_does_worse_than_the_mean() -> None:
+    generator = torch.Generator().manual_seed(0)
+    targets = (torch.rand(500, generator=generator) > 0.5).float()
+    signal = (2 * targets - 1).unsqueeze(1)
+    # branch 0 is informative but timid, branch 1 is noisy and overconfident
+    logits = torch.cat([0.5 * signal + 0.5 * torch.randn(500, 1, generator=generator),
+                        8 * (0.3 * signal + torch.randn(500, 1, generator=generator))], dim=1)
+    weights, bias = fit_branch_blend(logits, targets)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits
+    assert loss(logits @ weights + bias, targets) < loss(logits.mean(dim=1), targets) - 0.05
+    assert weights[0] > weights[1] > 0

@@ -1,4 +1,4 @@
-"""Loss and accuracy of a model on encoded reviews, summed over all processes."""
+"""Loss and accuracy of a model on encoded reviews, over the shards of all processes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentiment_export import TextEncoder
+from sentiment_export import SentimentNet, TextEncoder
 
 from .batching import collate, evaluation_batches
+from .blend import fit_branch_blend
 from .distributed import DistContext
 
 
@@ -23,32 +24,42 @@ class Evaluation:
 
 
 def evaluate(
-    model: nn.Module,
+    model: SentimentNet,
     encoder: TextEncoder,
     rows: Sequence[Sequence[int]],
     labels: np.ndarray,
     *,
     batch_size: int,
     context: DistContext,
+    fit_blend: bool = False,
 ) -> Evaluation:
-    """Evaluate in eval mode (no dropout, no gradients) on this process's shard; totals are summed over all.
+    """Evaluate in eval mode (no dropout, no gradients); each process scores its shard, all see every logit.
 
-    Leaves the model in eval mode; the caller switches back to training.
+    ``fit_blend=True`` (validation only) first fits the model's branch blend on
+    these reviews when it has two branches (:mod:`training.blend`), and the
+    figures are those of the fitted model. Leaves the model in eval mode; the
+    caller switches back to training.
     """
     model.eval()
-    loss_function = nn.BCEWithLogitsLoss(reduction="sum")
     lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-    total_loss = correct = count = 0.0
+    branch_logits, targets = [], []
     with torch.inference_mode():
         for index in evaluation_batches(
             lengths, batch_size=batch_size, rank=context.rank, world_size=context.world_size
         ):
-            ids, targets = collate(encoder, rows, labels, index, context.device)
-            logits = model(ids)  # (B,)
-            total_loss += loss_function(logits, targets).item()
-            correct += ((logits > 0).float() == targets).sum().item()
-            count += len(index)
-    total_loss, correct, count = context.sum([total_loss, correct, count])
-    if count == 0:
+            ids, batch_targets = collate(encoder, rows, labels, index, context.device)
+            branch_logits.append(model(ids, per_branch=True).cpu())  # (B, branches)
+            targets.append(batch_targets.cpu())
+    shards = context.gather_objects((torch.cat(branch_logits), torch.cat(targets)) if targets else None)
+    shards = [shard for shard in shards if shard is not None]
+    if not shards:
         raise ValueError("cannot evaluate on zero reviews")
-    return Evaluation(loss=total_loss / count, accuracy=correct / count, examples=int(count))
+    all_logits = torch.cat([logits for logits, _ in shards])
+    all_targets = torch.cat([shard_targets for _, shard_targets in shards])
+    with torch.no_grad():
+        if fit_blend and all_logits.shape[1] > 1:
+            model.set_branch_blend(*fit_branch_blend(all_logits, all_targets))
+        logits = model.blend_branches(all_logits.to(context.device)).cpu()
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, all_targets, reduction="mean").item()
+    accuracy = ((logits > 0).float() == all_targets).float().mean().item()
+    return Evaluation(loss=loss, accuracy=accuracy, examples=len(all_targets))

@@ -256,6 +256,22 @@ def _set_rng_state(state: dict[str, torch.Tensor | None], context: DistContext) 
         torch.cuda.set_rng_state(state["cuda"], context.device)
 
 
+
+def _adam(model: SentimentNet, hp: Hyperparameters) -> torch.optim.Adam:
+    """Adam; the bag-of-n-grams vectors get their own learning rate when one is set.
+
+    Each n-gram vector's gradient is divided by the review's n-gram count (the
+    bag is a mean), so the bag learns at the LSTM's rate far more slowly than
+    the LSTM does; a larger rate for it alone was measured to help (README).
+    """
+    ngram_names = ("unigram_vectors.", "bigram_vectors.")
+    bag = [p for name, p in model.named_parameters() if name.startswith(ngram_names)]
+    if not bag or not hp.ngram_learning_rate:
+        return torch.optim.Adam(model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    rest = [p for name, p in model.named_parameters() if not name.startswith(ngram_names)]
+    groups = [{"params": rest}, {"params": bag, "lr": hp.ngram_learning_rate}]
+    return torch.optim.Adam(groups, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+
 class _Run:
     """One training run's moving parts; ``train``/``resume`` build it, ``run`` trains it."""
 
@@ -282,7 +298,8 @@ class _Run:
         self.model.to(context.device)
         if context.rank:
             torch.manual_seed(config.seed + context.rank)  # different dropout masks per process
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
+        self.optimizer = _adam(self.model, hp)
+        self.base_learning_rates = [group["lr"] for group in self.optimizer.param_groups]
         self.progress = _Progress()
         self.best_state = {name: t.detach().clone() for name, t in self.model.state_dict().items()}
         if resume_from is not None:
@@ -293,6 +310,8 @@ class _Run:
             self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
         self.loss_function = nn.BCEWithLogitsLoss(reduction="sum")
         self.train_lengths = np.fromiter((len(r) for r in data.train_rows), dtype=np.int64, count=len(data.train_rows))
+        steps_per_epoch = len(epoch_batches(self.train_lengths, batch_size=hp.batch_size, seed=config.seed, epoch=0))
+        self.total_steps = hp.epochs * steps_per_epoch
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -394,7 +413,7 @@ class _Run:
         loss_sum, reviews = self.context.sum([p.interval_loss, float(p.interval_reviews)])
         result = evaluate(
             self.model, self.data.encoder, self.data.val_rows, self.data.val_labels,
-            batch_size=self.hp.batch_size, context=self.context,
+            batch_size=self.hp.batch_size, context=self.context, fit_blend=True,
         )
         entry = {
             "epoch": round(epochs_done, 4),
@@ -426,8 +445,15 @@ class _Run:
             save_curves(p.history, self.run_dir, title=f"{self.config.preset}: {self.run_dir.name}")
         self._save_last()
 
+    def _schedule_learning_rate(self) -> None:
+        """Set this step's rates from the step count alone, so a resumed run follows the same schedule."""
+        if self.hp.lr_schedule == "linear":
+            factor = max(0.0, 1.0 - self.progress.step / self.total_steps)
+            for group, base in zip(self.optimizer.param_groups, self.base_learning_rates):
+                group["lr"] = base * factor
+
     def _step(self, batch: np.ndarray) -> float:
-        """One optimizer step on a global batch; returns this process's summed loss."""
+        """One optimizer step on a global batch; returns this process's summed loss per branch."""
         local = rank_share(batch, rank=self.context.rank, world_size=self.context.world_size)
         self.network.train()
         if len(local):
@@ -436,17 +462,18 @@ class _Run:
         else:  # fewer reviews than processes: a zero-weight dummy row keeps the collectives in step
             ids = torch.zeros((1, 1), dtype=torch.int64, device=self.context.device)
             targets = torch.zeros(1, device=self.context.device)
-        logits = self.network(ids)  # (B,)
-        loss_sum = self.loss_function(logits, targets) * (1.0 if len(local) else 0.0)
+        logits = self.network(ids, per_branch=True)  # (B, branches): each branch fits the labels on its own
+        loss_sum = self.loss_function(logits, targets.unsqueeze(1).expand_as(logits)) * (1.0 if len(local) else 0.0)
         # DDP averages gradients over processes; scaling by world/len(batch) makes the
         # result the mean over the whole global batch, as in a single process.
         loss = loss_sum * (self.context.world_size / len(batch))
+        self._schedule_learning_rate()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.hp.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
         self.optimizer.step()
-        return loss_sum.item()
+        return loss_sum.item() / logits.shape[1]  # per branch, comparable with the validation loss
 
     def run(self) -> TrainResult:
         p, hp = self.progress, self.hp

@@ -14,6 +14,8 @@ from sentiment_export import PreprocessingSpec, SentimentNetConfig
 
 from .pretrained import PRETRAINED_SOURCES
 
+LR_SCHEDULES = ("constant", "linear")
+
 
 def _field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
     return field(default=default, metadata={"help": help})
@@ -34,6 +36,11 @@ class Hyperparameters:
     )
     bidirectional: bool = _field(False, "also run each LSTM layer backwards over the review")
     pooling: str = _field("last", "how the LSTM outputs become one vector: 'last' real step or 'mean_max' over steps")
+    recurrent_steps: int = _field(
+        0, "the LSTM reads at most this many leading tokens; the bag of n-grams still reads max_length (0 = all)"
+    )
+    ngram_dim: int = _field(0, "width of a bag-of-n-grams branch beside the LSTM (0 = none: the article's network)")
+    ngram_buckets: int = _field(0, "hash buckets for the bag's bigrams (0 = unigrams only)")
     # preprocessing spec overrides
     max_length: int = _field(200, "keep at most this many tokens of a review (spec field)")
     truncation_side: str = _field("right", "which end of a long review to keep: 'right' keeps the head (spec field)")
@@ -43,7 +50,9 @@ class Hyperparameters:
     # optimisation
     batch_size: int = _field(400, "reviews per optimizer step (over all processes when distributed)")
     learning_rate: float = _field(0.005, "Adam learning rate")
+    ngram_learning_rate: float = _field(0.0, "Adam learning rate of the bag-of-n-grams vectors (0 = learning_rate)")
     weight_decay: float = _field(0.0, "Adam L2 weight decay")
+    lr_schedule: str = _field("constant", "learning rate over the run: 'constant' or 'linear' (decays to 0 at the last epoch's end)")
     grad_clip: float = _field(5.0, "clip the gradient norm to this value (0 = no clipping)")
     epochs: int = _field(2, "passes over the training split")
     eval_every: int = _field(0, "also evaluate on the validation split every N optimizer steps (0 = once per epoch)")
@@ -54,7 +63,9 @@ class Hyperparameters:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("max_vocab_size", "grad_clip", "eval_every", "patience", "weight_decay"):
+        non_negative = ("max_vocab_size", "grad_clip", "eval_every", "patience", "weight_decay",
+                        "recurrent_steps", "ngram_dim", "ngram_buckets", "ngram_learning_rate")
+        for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("dropout", "embedding_dropout"):
@@ -62,6 +73,8 @@ class Hyperparameters:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.pretrained_embeddings not in PRETRAINED_SOURCES:
             raise ValueError(
                 f"pretrained_embeddings must be one of {PRETRAINED_SOURCES}, got {self.pretrained_embeddings!r}"
@@ -82,6 +95,9 @@ class Hyperparameters:
             embedding_dropout=self.embedding_dropout,
             bidirectional=self.bidirectional,
             pooling=self.pooling,
+            recurrent_steps=self.recurrent_steps,
+            ngram_dim=self.ngram_dim,
+            ngram_buckets=self.ngram_buckets,
         )
 
     def spec(self) -> PreprocessingSpec:
