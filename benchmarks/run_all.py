@@ -81,7 +81,9 @@ def flops_per_review(config: SentimentNetConfig, length: int) -> float:
     (four gates, ``x W_ih`` and ``h W_hh``, one multiply-add = 2 FLOPs), with
     ``I`` = embedding_dim for layer 1 and ``D H`` above; the Linear layer does
     ``2 F`` once per review. Elementwise gate math (~``20 H`` per step) and the
-    embedding lookup are left out.
+    embedding lookup are left out. A two-branch network's LSTM runs over at most
+    ``recurrent_steps`` tokens; its bag of n-grams adds only lookups and sums
+    (left out) and a ``2 ngram_dim`` Linear.
     """
     directions = 2 if config.bidirectional else 1
     hidden = config.hidden_dim
@@ -89,8 +91,9 @@ def flops_per_review(config: SentimentNetConfig, length: int) -> float:
     for layer in range(config.num_layers):
         size_in = config.embedding_dim if layer == 0 else directions * hidden
         per_step += directions * 8 * hidden * (size_in + hidden)
-    features = directions * hidden * (2 if config.pooling == "mean_max" else 1)
-    return float(max(1, length) * per_step + 2 * features)
+    features = directions * hidden * (2 if config.pooling == "mean_max" else 1) + config.ngram_dim
+    steps = max(1, length) if not config.recurrent_steps else min(max(1, length), config.recurrent_steps)
+    return float(steps * per_step + 2 * features)
 
 
 def matmul_gflops(*, size: int, repeats: int, threads: int) -> float:

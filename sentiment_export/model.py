@@ -79,6 +79,13 @@ class SentimentNetConfig:
         return cls(**data)
 
 
+def hashed_bigrams(input_ids: torch.Tensor, buckets: int) -> torch.Tensor:
+    """(B, T) right-padded ids -> (B, T - 1) bucket of each bigram, 0 where the bigram ends in PAD."""
+    first, second = input_ids[:, :-1], input_ids[:, 1:]
+    hashed = (first * BIGRAM_HASH_MULTIPLIER + second) % buckets + 1
+    return torch.where(second != 0, hashed, torch.zeros_like(hashed))
+
+
 def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first ``length`` steps, leaving the padding after them in place.
 
@@ -171,10 +178,7 @@ class SentimentNet(nn.Module):
         total = self.unigram_vectors(input_ids).sum(dim=1)
         count = lengths
         if self.config.ngram_buckets:
-            first, second = input_ids[:, :-1], input_ids[:, 1:]
-            buckets = (first * BIGRAM_HASH_MULTIPLIER + second) % self.config.ngram_buckets + 1
-            buckets = torch.where(second != 0, buckets, torch.zeros_like(buckets))
-            total = total + self.bigram_vectors(buckets).sum(dim=1)
+            total = total + self.bigram_vectors(hashed_bigrams(input_ids, self.config.ngram_buckets)).sum(dim=1)
             count = count + (input_ids[:, 1:] != 0).sum(dim=1)
         return total / count.unsqueeze(1).to(total.dtype)
 

@@ -54,3 +54,8 @@ def test_flops_formula(run_all):
                                        bidirectional=True, pooling="mean_max")
     assert run_all.flops_per_review(bidirectional, 10) == 10 * 2 * 8 * 128 * (64 + 128) + 2 * 512
     assert run_all.flops_per_review(bidirectional, 0) == run_all.flops_per_review(bidirectional, 1)
+    two_branch = SentimentNetConfig(vocab_size=10, embedding_dim=64, hidden_dim=128, num_layers=1, bidirectional=True,
+                                    pooling="mean_max", recurrent_steps=256, ngram_dim=4, ngram_buckets=100)
+    per_step = 2 * 8 * 128 * (64 + 128)
+    assert run_all.flops_per_review(two_branch, 800) == 256 * per_step + 2 * (512 + 4)
+    assert run_all.flops_per_review(two_branch, 100) == 100 * per_step + 2 * (512 + 4)

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_export import CheckpointError, PreprocessingSpec, load_checkpoint
+from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, SentimentNetConfig, load_checkpoint
 from sentiment_export.errors import DeviceError
+from sentiment_export.model import hashed_bigrams
 from training import PRESETS, TrainConfig, build_vocabulary, resume, split_validation, train
 from training.__main__ import build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
 from training.blend import fit_branch_blend
+from training.naive_bayes import initialise_bag_from_naive_bayes, log_count_ratios
 from training.vocab import vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -143,7 +145,8 @@ def test_short_run_learns_and_records_everything(snippets_subset: tuple[Path, Pa
 
 
 # a two-branch network with its own rates and a schedule that depends on the step count
-BAG = {"ngram_dim": 4, "ngram_buckets": 101, "recurrent_steps": 5, "ngram_learning_rate": 0.03, "lr_schedule": "linear"}
+BAG = {"ngram_dim": 4, "ngram_buckets": 101, "recurrent_steps": 5, "ngram_learning_rate": 0.03, "lr_schedule": "linear",
+       "ngram_init": "naive_bayes"}
 
 
 @pytest.mark.parametrize(
@@ -232,7 +235,7 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
         assert action.help, f"{action.option_strings} has no help"
         for option in action.option_strings:
             assert option in text
-    assert "[seed=400, default=64, glove=50]" in " ".join(text.split())  # preset values next to each hyper-parameter
+    assert "[seed=400, default=64, glove=50, imdb=64]" in " ".join(text.split())  # preset values next to each hyper-parameter
 
 
 def test_cli_rejects_conflicting_flags(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -315,3 +318,21 @@ def test_fitted_blend_never_does_worse_than_the_mean() -> None:
     loss = torch.nn.functional.binary_cross_entropy_with_logits
     assert loss(logits @ weights + bias, targets) < loss(logits.mean(dim=1), targets) - 0.05
     assert weights[0] > weights[1] > 0
+
+
+def test_naive_bayes_start_gives_each_ngram_its_log_count_ratio() -> None:
+    # token 5 only in positive reviews, 6 only in negative ones, 7 in both; bigram (5, 7) in one positive review
+    # (17 buckets: no two of the four bigrams collide)
+    rows = [[5, 7], [5, 3], [6, 7], [6, 3]]
+    labels = np.array([1, 1, 0, 0])
+    config = SentimentNetConfig(vocab_size=8, embedding_dim=4, hidden_dim=4, num_layers=1, ngram_dim=3, ngram_buckets=17)
+    unigram, bigram = log_count_ratios(rows, labels, vocab_size=8, buckets=17)
+    # smoothing 1: token 5 has p = 3, q = 1 over totals p = q = 4 + 8 (every id is smoothed)
+    assert unigram[5] == pytest.approx(np.log(3 / 12) - np.log(1 / 12))
+    assert unigram[6] == -unigram[5] and unigram[7] == pytest.approx(0.0) and unigram[0] == 0.0
+    torch.manual_seed(0)
+    net = SentimentNet(config)
+    initialise_bag_from_naive_bayes(net, rows, labels)
+    bucket = int(hashed_bigrams(torch.tensor([[5, 7]]), 17)[0, 0])
+    assert net.bigram_vectors.weight[bucket, 0].item() == pytest.approx(bigram[bucket])
+    assert bigram[bucket] > 0 and net.unigram_vectors.weight[5, 0].item() == pytest.approx(unigram[5])

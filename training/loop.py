@@ -45,6 +45,7 @@ from .curves import save_curves
 from .data import data_files, read_labelled_file, split_validation
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
+from .naive_bayes import initialise_bag_from_naive_bayes
 from .pretrained import glove_embedding_matrix
 from .presets import PRESETS, Hyperparameters, get_preset
 from .vocab import count_tokens, vocabulary_from_counts
@@ -295,6 +296,8 @@ class _Run:
         if hp.pretrained_embeddings and resume_from is None:
             table, _ = glove_embedding_matrix(data.encoder.vocabulary, hp.embedding_dim, seed=config.seed)
             self.model.embedding.weight.data.copy_(table)
+        if hp.ngram_init == "naive_bayes" and resume_from is None:
+            initialise_bag_from_naive_bayes(self.model, data.train_rows, data.train_labels)
         self.model.to(context.device)
         if context.rank:
             torch.manual_seed(config.seed + context.rank)  # different dropout masks per process
@@ -471,7 +474,9 @@ class _Run:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.hp.grad_clip:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
+            # per parameter group: a two-branch network's LSTM gradients must not shrink the bag's
+            for group in self.optimizer.param_groups:
+                nn.utils.clip_grad_norm_(group["params"], self.hp.grad_clip)
         self.optimizer.step()
         return loss_sum.item() / logits.shape[1]  # per branch, comparable with the validation loss
 
