@@ -259,13 +259,13 @@ def _set_rng_state(state: dict[str, torch.Tensor | None], context: DistContext) 
 
 
 def _adam(model: SentimentNet, hp: Hyperparameters) -> torch.optim.Adam:
-    """Adam; the bag-of-n-grams vectors get their own learning rate when one is set.
+    """Adam; the bag-of-n-grams branch (vectors and its Linear layer) gets its own learning rate when one is set.
 
     Each n-gram vector's gradient is divided by the review's n-gram count (the
     bag is a mean), so the bag learns at the LSTM's rate far more slowly than
     the LSTM does; a larger rate for it alone was measured to help (README).
     """
-    ngram_names = ("unigram_vectors.", "bigram_vectors.")
+    ngram_names = ("unigram_vectors.", "bigram_vectors.", "ngram_fc.")
     bag = [p for name, p in model.named_parameters() if name.startswith(ngram_names)]
     if not bag or not hp.ngram_learning_rate:
         return torch.optim.Adam(model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
