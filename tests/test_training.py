@@ -217,6 +217,12 @@ def test_preset_may_override_spec_fields() -> None:
         PRESETS["default"].with_overrides(truncation_side="middle").spec()
 
 
+@pytest.mark.parametrize(("name", "value"), [("ngram_init", "zeros"), ("lr_schedule", "cosine")])
+def test_unknown_choices_are_named(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be one of .* got '{value}'"):
+        PRESETS["imdb"].with_overrides(**{name: value})
+
+
 def test_cuda_requested_without_gpu_is_a_clear_error(tiny_data, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceError, match="--device cuda was requested but torch.cuda.is_available.. is False"):

@@ -77,14 +77,10 @@ class Hyperparameters:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.ngram_init not in NGRAM_INITS:
-            raise ValueError(f"ngram_init must be one of {NGRAM_INITS}, got {self.ngram_init!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.pretrained_embeddings not in PRETRAINED_SOURCES:
-            raise ValueError(
-                f"pretrained_embeddings must be one of {PRETRAINED_SOURCES}, got {self.pretrained_embeddings!r}"
-            )
+        choices = (("ngram_init", NGRAM_INITS), ("lr_schedule", LR_SCHEDULES), ("pretrained_embeddings", PRETRAINED_SOURCES))
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if 0 < self.max_vocab_size < 3:
             raise ValueError(
                 f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}"
