@@ -182,6 +182,13 @@ class SentimentNet(nn.Module):
             count = count + (input_ids[:, 1:] != 0).sum(dim=1)
         return total / count.unsqueeze(1).to(total.dtype)
 
+    def bag_of_ngrams_parameters(self) -> list[nn.Parameter]:
+        """Every parameter of the bag-of-n-grams branch (none without it), e.g. to give them their own rate."""
+        if not self.config.ngram_dim:
+            return []
+        modules = [self.unigram_vectors, *([self.bigram_vectors] if self.config.ngram_buckets else []), self.ngram_fc]
+        return [parameter for module in modules for parameter in module.parameters()]
+
     def set_branch_blend(self, weights: torch.Tensor, bias: float) -> None:
         """Use ``weights · branch logits + bias`` as the logit (fitted on held-out data by the caller)."""
         if not self.config.ngram_dim:

@@ -122,3 +122,11 @@ def test_the_logit_is_the_fitted_blend_of_the_branch_logits() -> None:
     torch.testing.assert_close(net(ids), 2.0 * branches[:, 0] - 0.5 * branches[:, 1] + 0.25, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="needs the bag-of-n-grams branch"):
         SentimentNet(CONFIGS["bidirectional-mean-max"]).set_branch_blend(torch.ones(2), 0.0)
+
+
+def test_bag_of_ngrams_parameters_are_exactly_the_branch() -> None:
+    net = _bag_net()
+    names = {id(parameter): name for name, parameter in net.named_parameters()}
+    got = {names[id(parameter)] for parameter in net.bag_of_ngrams_parameters()}
+    assert got == {"unigram_vectors.weight", "bigram_vectors.weight", "ngram_fc.weight", "ngram_fc.bias"}
+    assert SentimentNet(CONFIGS["bidirectional-mean-max"]).bag_of_ngrams_parameters() == []

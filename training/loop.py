@@ -257,7 +257,6 @@ def _set_rng_state(state: dict[str, torch.Tensor | None], context: DistContext) 
         torch.cuda.set_rng_state(state["cuda"], context.device)
 
 
-
 def _adam(model: SentimentNet, hp: Hyperparameters) -> torch.optim.Adam:
     """Adam; the bag-of-n-grams branch (vectors and its Linear layer) gets its own learning rate when one is set.
 
@@ -265,13 +264,14 @@ def _adam(model: SentimentNet, hp: Hyperparameters) -> torch.optim.Adam:
     bag is a mean), so the bag learns at the LSTM's rate far more slowly than
     the LSTM does; a larger rate for it alone was measured to help (README).
     """
-    ngram_names = ("unigram_vectors.", "bigram_vectors.", "ngram_fc.")
-    bag = [p for name, p in model.named_parameters() if name.startswith(ngram_names)]
+    bag = model.bag_of_ngrams_parameters()
     if not bag or not hp.ngram_learning_rate:
         return torch.optim.Adam(model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
-    rest = [p for name, p in model.named_parameters() if not name.startswith(ngram_names)]
+    in_bag = {id(parameter) for parameter in bag}
+    rest = [parameter for parameter in model.parameters() if id(parameter) not in in_bag]
     groups = [{"params": rest}, {"params": bag, "lr": hp.ngram_learning_rate}]
     return torch.optim.Adam(groups, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+
 
 class _Run:
     """One training run's moving parts; ``train``/``resume`` build it, ``run`` trains it."""
