@@ -95,14 +95,16 @@ class ArticleNet(nn.Module):
         return torch.sigmoid(net.fc(net.dropout(features))).squeeze(1)
 
 
-def article_scores(texts: Sequence[str], model: ArticleNet, vocabulary: Vocabulary, *, batch_size: int) -> np.ndarray:
+def article_scores(
+    texts: Sequence[str], model: ArticleNet, vocabulary: Vocabulary, *, batch_size: int, device: str = "cpu"
+) -> np.ndarray:
     """End to end the article's way: tokenize each batch's texts, pad to 200, eager forward, in input order."""
     scores = np.empty(len(texts), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             ids = article_ids(texts[start : start + batch_size], vocabulary)
-            scores[start : start + len(ids)] = model(torch.from_numpy(ids)).numpy()
+            scores[start : start + len(ids)] = model(torch.from_numpy(ids).to(device)).cpu().numpy()
     return scores
 
 

@@ -1,40 +1,59 @@
-"""GPU proof: run an artifact on the ORT CUDA provider and on torch CUDA, and compare with the CPU.
+"""GPU: the benchmark suite's end-to-end table on CUDA, and the parity proof, in one call.
 
-    python benchmarks/gpu_check.py --artifact artifacts/<name>-<version> [--data FILE] [--limit N]
+    python benchmarks/gpu_check.py --artifact A [--artifact B ...] [--imdb FILE] [--json FILE]
 
-Prints the providers each session really got, the largest absolute
-difference of P(positive) against the ORT CPU session (the reference) for
-ORT CUDA, torch CUDA and eager torch CPU, the label agreement, and texts/s.
+For each artifact and data set (the snippets test set; the imdb test set when
+the file is there) every way of benchmarks/run_all.py runs on the GPU: the
+article's (NLTK + eager torch over 200 left-padded steps), eager torch and
+TorchScript through our encoder, and the onnxruntime runtime on the CUDA
+provider in fp32 and int8. The ORT CPU fp32 session runs beside them, in the
+same interleaved chunks, as the reference. Rows: texts/s, single-text latency
+p50/p99, accuracy, useful FLOP/s against the GPU's fp32 ``torch.mm`` rate, and
+the largest |P - P_cpu| with label agreement.
+
 TF32 is off everywhere (torch matmul and cuDNN flags; the runtime's CUDA
-provider options set ``use_tf32=0``), so fp32 parity is held to ``--atol``
-(default 1e-5). Exit status: 0 when every comparison is within ``--atol``,
-1 when one is not, 2 when there is no usable NVIDIA GPU (nothing was checked).
+provider options set ``use_tf32=0``), so eager, TorchScript and ORT fp32 on
+CUDA must stay within ``--atol`` (default 1e-5) of the CPU. Exit status: 0
+when they do, 1 when one does not or a way fails to run, 2 when there is no
+usable NVIDIA GPU (nothing was checked).
 
 Needs ``onnxruntime-gpu`` (same version as ``onnxruntime``, built for the CUDA
-major your driver supports, with cuDNN 9) and a CUDA build of torch; see the
-README's GPU section.
+major your driver supports, with cuDNN 9), a CUDA build of torch, and nltk
+(the article's way); see benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import torch
 
-from sentiment_export import DeviceError, SentimentModel
-from sentiment_export.providers import cuda_in_build, nvidia_driver_present
-from sentiment_export.reviews import read_reviews
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # run_all, whether run as a script or imported by the tests
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "training" / "default_data" / "test.ft.txt.bz2"
+from run_all import (  # noqa: E402
+    IMDB, SNIPPETS, Results, Scorer, _flop_fractions, _read, bench_end_to_end, matmul_gflops, render, scorers_for,
+)
+
+from sentiment_export import SentimentModel  # noqa: E402
+from sentiment_export.artifact import load_artifact  # noqa: E402
+from sentiment_export.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present  # noqa: E402
+
 EXIT_MISMATCH = 1
 EXIT_NO_GPU = 2
+REFERENCE = "ort fp32 cpu"
+HELD_TO_ATOL = ("eager", "torchscript", "ort fp32")  # same ids, same padding as the reference: must match it
+NOT_HELD = {"article": "left-padded to 200: other scores by design", "ort int8": "int8: labels only"}
 
 
-def _no_gpu_reason() -> str | None:
+def no_gpu_reason() -> str | None:
+    """Why nothing can be checked here, or None when a GPU, CUDA torch and onnxruntime-gpu are all there."""
     if not nvidia_driver_present():
         return "no NVIDIA driver on this machine (/proc/driver/nvidia/version and /dev/nvidiactl are absent)"
     if not torch.cuda.is_available():
@@ -44,85 +63,97 @@ def _no_gpu_reason() -> str | None:
     return None
 
 
-def _timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
+def working_scorers(scorers: dict[str, Scorer], texts: list[str], results: Results, tag: str) -> dict[str, Scorer]:
+    """The scorers that score two texts without raising; each one that raises gets a 'failed' row instead."""
+    working = {}
+    for name, score in scorers.items():
+        try:
+            score(texts[:2])
+        except Exception as error:  # noqa: BLE001 - reported as a row and in the exit status, not hidden
+            results.add(tag, "end-to-end", name, "-", "failed", f"{type(error).__name__}: {str(error)[:200]}")
+            continue
+        working[name] = score
+    return working
 
 
-@torch.no_grad()
-def _torch_scores(net: torch.nn.Module, encoder, texts: list[str], *, device: str, batch_size: int) -> np.ndarray:
-    """Eager torch, batched the runtime's way (sorted by length, each batch padded to its longest)."""
-    rows = [encoder.encode_ids(text) for text in texts]
-    scores = np.empty(len(rows), dtype=np.float32)
-    for indices, ids in encoder.length_sorted_batches(rows, batch_size):
-        scores[indices] = torch.sigmoid(net(torch.from_numpy(ids).to(device))).float().cpu().numpy()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return scores
+def parity_rows(results: Results, tag: str, scored: dict[str, dict[str, np.ndarray]], atol: float) -> int:
+    """One row per data set and way: max |P - P_cpu| and label agreement; returns how many exceed ``atol``."""
+    failures = 0
+    for data_name, scores in scored.items():
+        reference = scores[REFERENCE]
+        for way, values in scores.items():
+            if way == REFERENCE:
+                continue
+            difference = float(np.abs(values - reference).max()) if len(values) else 0.0
+            agreement = float(np.mean((values >= 0.5) == (reference >= 0.5))) if len(values) else 1.0
+            held = way in HELD_TO_ATOL
+            ok = difference <= atol or not held
+            failures += not ok
+            note = f"held to {atol:g}: {'ok' if ok else 'FAIL'}" if held else f"not held: {NOT_HELD.get(way, '')}"
+            results.add(tag, "parity vs ORT CPU fp32", way, data_name,
+                        f"max |P - P_cpu| {difference:.2e}; labels agree {agreement:.2%}", note)
+    return failures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--artifact", required=True, help="artifact directory, .tar.gz or .zip")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="reviews file (__label__N <text> lines)")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N reviews")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--artifact", action="append", required=True, help="artifact directory (repeat for more)")
+    parser.add_argument("--snippets", type=Path, default=SNIPPETS, help="snippets test file (default: embedded)")
+    parser.add_argument("--imdb", type=Path, default=IMDB, help="imdb test file; skipped when absent")
+    parser.add_argument("--snippets-texts", type=int, default=2000, help="texts from its head (default 2000)")
+    parser.add_argument("--imdb-texts", type=int, default=2000, help="texts from its head (default 2000)")
+    parser.add_argument("--latency-texts", type=int, default=100, help="single-text calls per way (default 100)")
+    parser.add_argument("--batch-size", type=int, default=256, help="texts per batch, every way (default 256)")
+    parser.add_argument("--threads", type=int, default=default_intra_op_threads(),
+                        help="onnxruntime intra-op threads (the CPU reference; default: the runtime's)")
     parser.add_argument("--atol", type=float, default=1e-5, help="largest allowed |P - P_cpu| in fp32")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
 
-    reason = _no_gpu_reason()
+    reason = no_gpu_reason()
     if reason is not None:
         print(f"gpu_check: nothing checked: {reason}", file=sys.stderr)
         return EXIT_NO_GPU
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-
-    reviews, malformed = read_reviews(args.data)
-    texts = [review.text for review in reviews[: args.limit]]
-    print(f"data: {args.data}: {len(texts)} texts ({malformed.describe()})")
-    print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__} (CUDA {torch.version.cuda})")
-
-    cpu = SentimentModel.load(args.artifact, device="cpu", batch_size=args.batch_size)
-    try:
-        gpu = SentimentModel.load(args.artifact, device="cuda", batch_size=args.batch_size)
-    except DeviceError as error:
-        print(f"gpu_check: nothing checked on the GPU: {error}", file=sys.stderr)
-        return EXIT_NO_GPU
-    print(f"ORT CPU session providers:  {cpu.providers}")
-    print(f"ORT CUDA session providers: {gpu.providers}")
-    reference, cpu_seconds = _timed(cpu.predict_proba, texts)
-    gpu.predict_proba(texts[: args.batch_size])  # first full-size batch allocates CUDA memory
-    ort_cuda, ort_cuda_seconds = _timed(gpu.predict_proba, texts)
-
-    net_cpu = cpu.artifact.build_model()  # the same verified artifact the sessions were built from
-    net_cuda = cpu.artifact.build_model().cuda()
-    eager_cpu, eager_cpu_seconds = _timed(
-        lambda: _torch_scores(net_cpu, cpu.encoder, texts, device="cpu", batch_size=args.batch_size)
-    )
-    _torch_scores(net_cuda, cpu.encoder, texts[: args.batch_size], device="cuda", batch_size=args.batch_size)
-    eager_cuda, eager_cuda_seconds = _timed(
-        lambda: _torch_scores(net_cuda, cpu.encoder, texts, device="cuda", batch_size=args.batch_size)
-    )
-
+    if hasattr(onnxruntime, "preload_dlls"):  # onnxruntime-gpu >= 1.21: CUDA/cuDNN from torch or the nvidia-* wheels
+        onnxruntime.preload_dlls()
+    started = time.perf_counter()
+    data = {"snippets": _read(args.snippets, args.snippets_texts)}
+    if args.imdb.exists():
+        data["imdb"] = _read(args.imdb, args.imdb_texts)
+    print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
+          f"data: {', '.join(f'{name} {len(texts)} texts' for name, (texts, _) in data.items())}")
+    ceiling = matmul_gflops(size=8192, repeats=5, threads=args.threads, device="cuda")
+    results = Results()
+    results.add("-", "machine", "fp32 torch.mm rate on the GPU (TF32 off)", "-", f"{ceiling:.0f} GFLOP/s",
+                "8192x8192, best of 5")
     failures = 0
-    print(f"\n{'path':<18} {'max |P - P_cpu|':>16} {'labels agree':>13} {'texts/s':>10}")
-    for name, scores, seconds in (
-        ("ORT CPU (ref)", reference, cpu_seconds),
-        ("ORT CUDA", ort_cuda, ort_cuda_seconds),
-        ("torch CPU", eager_cpu, eager_cpu_seconds),
-        ("torch CUDA", eager_cuda, eager_cuda_seconds),
-    ):
-        diff = float(np.abs(scores - reference).max()) if len(texts) else 0.0
-        agree = float(np.mean((scores >= 0.5) == (reference >= 0.5))) if len(texts) else 1.0
-        ok = diff <= args.atol
-        failures += not ok
-        print(f"{name:<18} {diff:>16.3e} {agree:>12.2%} {len(texts) / seconds:>10.0f}{'' if ok else '  FAIL'}")
-    print(f"\n(texts/s include encoding; TF32 off; batch size {args.batch_size})")
+    for path in args.artifact:
+        artifact = load_artifact(path)
+        tag = f"{artifact.manifest.get('name')}"
+        scorers = scorers_for(artifact, args.batch_size, args.threads, device="cuda")
+        reference = SentimentModel.load(artifact.root, device="cpu", batch_size=args.batch_size,
+                                        intra_op_threads=args.threads)
+        scorers[REFERENCE] = reference.predict_proba
+        working = working_scorers(scorers, data["snippets"][0], results, tag)
+        failures += len(scorers) - len(working)
+        if "article" not in working or "ort fp32" not in working or REFERENCE not in working:
+            continue
+        scored = bench_end_to_end(results, tag, artifact, data, scorers=working, batch_size=args.batch_size,
+                                  latency_texts=args.latency_texts)
+        failures += parity_rows(results, tag, scored, args.atol)
+    _flop_fractions(results, ceiling)
+    print()
+    print(render(results))
+    print(f"\n(TF32 off; batch size {args.batch_size}; texts/s include encoding; total "
+          f"{time.perf_counter() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(results.figures, indent=1) + "\n", encoding="utf-8")
     if failures:
-        print(f"gpu_check: {failures} path(s) differ from ORT CPU by more than {args.atol}", file=sys.stderr)
+        print(f"gpu_check: {failures} way(s) failed or differ from ORT CPU by more than {args.atol}", file=sys.stderr)
         return EXIT_MISMATCH
-    print(f"gpu_check: all paths within {args.atol} of ORT CPU")
+    print(f"gpu_check: eager, TorchScript and ORT fp32 on CUDA all within {args.atol} of ORT CPU")
     return 0
 
 

@@ -96,31 +96,44 @@ def flops_per_review(config: SentimentNetConfig, length: int) -> float:
     return float(steps * per_step + 2 * features)
 
 
-def matmul_gflops(*, size: int, repeats: int, threads: int) -> float:
-    """This machine's fp32 ``torch.mm`` rate (GFLOP/s, best of ``repeats``) on ``threads`` threads."""
+def matmul_gflops(*, size: int, repeats: int, threads: int, device: str = "cpu") -> float:
+    """The fp32 ``torch.mm`` rate (GFLOP/s, best of ``repeats``) on ``threads`` threads or on the GPU.
+
+    On CUDA the caller turns TF32 off first, so the ceiling is real fp32 like the models' arithmetic.
+    """
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
+        _synchronize(device)
         started = time.perf_counter()
         torch.mm(a, b)
+        _synchronize(device)
         best = min(best, time.perf_counter() - started)
     torch.set_num_threads(previous)
     return 2 * size**3 / best / 1e9
 
 
+def _synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def _flop_fractions(results: Results, ceiling: float) -> None:
     """One row per artifact and data set: each way's useful FLOP rate as a fraction of the mm ceiling."""
     f = results.figures
-    for key in [k for k in f if k.endswith("|article|useful_gflops")]:
-        tag, data = key.split("|")[:2]
+    ways: dict[tuple[str, str], list[str]] = {}  # (artifact, data) -> the ways measured, in order
+    for key in [k for k in f if k.endswith("|useful_gflops")]:
+        tag, data, way = key.split("|")[:3]
+        ways.setdefault((tag, data), []).append(way)
+    for (tag, data), names in ways.items():
         parts = []
-        for way in WAYS:
+        for way in names:
             rate = f[f"{tag}|{data}|{way}|useful_gflops"]
             f[f"{tag}|{data}|{way}|flop_fraction"] = rate / ceiling
-            parts.append(f"{way} {rate / ceiling:.0%}")
+            parts.append(f"{way} {rate / ceiling:.1%}")
         results.add(tag, "arithmetic", "useful FLOP/s as a fraction of fp32 mm", data, "; ".join(parts),
                     f"ceiling {ceiling:.1f} GFLOP/s")
 
@@ -128,7 +141,7 @@ def _flop_fractions(results: Results, ceiling: float) -> None:
 # -- end to end -------------------------------------------------------------------------------------
 
 
-def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_size: int) -> Scorer:
+def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_size: int, device: str = "cpu") -> Scorer:
     """Our batching for a torch model (what the runtime does): sort by length, pad each batch to its own longest."""
 
     def score(texts: Sequence[str]) -> np.ndarray:
@@ -136,40 +149,58 @@ def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_si
         scores = np.empty(len(rows), dtype=np.float32)
         with torch.inference_mode():
             for indices, ids in encoder.length_sorted_batches(rows, batch_size):
-                scores[indices] = model(torch.from_numpy(ids)).numpy()
+                scores[indices] = model(torch.from_numpy(ids).to(device)).cpu().numpy()
         return scores
 
     return score
 
 
-def _scorers(artifact: Artifact, batch_size: int, threads: int) -> dict[str, Scorer]:
+def scorers_for(artifact: Artifact, batch_size: int, threads: int, device: str = "cpu") -> dict[str, Scorer]:
+    """Every way of :data:`WAYS`, its torch models and onnxruntime sessions on ``device`` ("cpu" or "cuda")."""
     encoder = artifact.encoder()
-    net = artifact.build_model()
+    net = artifact.build_model().to(device)
     article = ArticleNet(net).eval()
     eager = torch.nn.Sequential(net, torch.nn.Sigmoid()).eval()
     with warnings.catch_warnings():  # torch.jit.load's deprecation notice: TorchScript is what the artifact ships
         warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.load(str(artifact.file("torchscript")), map_location="cpu").eval()
-    runtimes = {
-        precision: SentimentModel.load(
-            artifact.root, device="cpu", precision=precision, batch_size=batch_size, intra_op_threads=threads
-        )
-        for precision in ("fp32", "int8")
-    }
+        scripted = torch.jit.load(str(artifact.file("torchscript")), map_location=device).eval()
     return {
-        "article": lambda texts: article_scores(texts, article, encoder.vocabulary, batch_size=batch_size),
-        "eager": sorted_batches_scorer(eager, encoder, batch_size),
-        "torchscript": sorted_batches_scorer(scripted, encoder, batch_size),
-        "ort fp32": runtimes["fp32"].predict_proba,
-        "ort int8": runtimes["int8"].predict_proba,
+        "article": lambda texts: article_scores(texts, article, encoder.vocabulary, batch_size=batch_size,
+                                                device=device),
+        "eager": sorted_batches_scorer(eager, encoder, batch_size, device),
+        "torchscript": sorted_batches_scorer(scripted, encoder, batch_size, device),
+        "ort fp32": _runtime_scorer(artifact, "fp32", batch_size, threads, device),
+        "ort int8": _runtime_scorer(artifact, "int8", batch_size, threads, device),
     }
+
+
+def _runtime_scorer(artifact: Artifact, precision: str, batch_size: int, threads: int, device: str) -> Scorer:
+    """``SentimentModel.predict_proba``, the session made at the first call (the warm-up, untimed).
+
+    Lazily, so that a precision one device cannot load (int8 on a GPU, say)
+    fails that way's first call alone, not every way.
+    """
+    runtime: list[SentimentModel] = []
+
+    def score(texts: Sequence[str]) -> np.ndarray:
+        if not runtime:
+            runtime.append(SentimentModel.load(
+                artifact.root, device=device, precision=precision, batch_size=batch_size, intra_op_threads=threads
+            ))
+        return runtime[0].predict_proba(texts)
+
+    return score
 
 
 def bench_end_to_end(
     results: Results, tag: str, artifact: Artifact, data: dict[str, tuple[list[str], np.ndarray]],
-    *, batch_size: int, threads: int, latency_texts: int,
-) -> None:
-    scorers = _scorers(artifact, batch_size, threads)
+    *, scorers: dict[str, Scorer], batch_size: int, latency_texts: int,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every scorer on every data set, interleaved; one row each. Returns data name -> way -> scores.
+
+    ``scorers`` holds at least "article" (the ratios' base) and "ort fp32" (int8's agreement is against it).
+    """
+    scored = {}
     config = artifact.model_config()
     encoder = artifact.encoder()
     for data_name, (texts, labels) in data.items():
@@ -180,6 +211,7 @@ def bench_end_to_end(
                     f"{np.mean(np.array(lengths) >= 200):.0%} at 200; our encoder backend: {encoder.backend}")
         picks = np.random.default_rng(0).choice(len(texts), size=min(latency_texts, len(texts)), replace=False)
         seconds, scores, latencies = _interleaved(scorers, texts, [texts[i] for i in picks], chunk=4 * batch_size)
+        scored[data_name] = scores
         for way in scorers:
             rate = len(texts) / seconds[way]
             p50, p99 = np.percentile(np.array(latencies[way]) * 1e3, [50, 99])
@@ -196,6 +228,7 @@ def bench_end_to_end(
                 note += f"; labels = fp32 on {agreement:.2%}"
             results.add(tag, "end-to-end", way, data_name,
                         f"{rate:.0f} texts/s; 1 text p50 {p50:.2f} ms p99 {p99:.2f} ms; acc {accuracy:.2%}", note)
+    return scored
 
 
 def _interleaved(
@@ -456,8 +489,8 @@ def run(argv: Sequence[str] | None = None) -> Results:
             big = flops_per_review(artifact.model_config(), 200) > 2e8
             steps = args.train_steps or (2 if quick else (4 if big else 60))
             train_batch = args.train_batch_size or (64 if big else None)
-            bench_end_to_end(results, tag, artifact, data, batch_size=args.batch_size, threads=args.threads,
-                             latency_texts=args.latency_texts or (3 if quick else 60))
+            bench_end_to_end(results, tag, artifact, data, scorers=scorers_for(artifact, args.batch_size, args.threads),
+                             batch_size=args.batch_size, latency_texts=args.latency_texts or (3 if quick else 60))
             bench_encoder(results, tag, data)
             bench_training(results, tag, artifact, steps=steps, batch_size=train_batch, quick=quick,
                            workdir=workdir / tag)

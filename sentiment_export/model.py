@@ -86,12 +86,33 @@ def hashed_bigrams(input_ids: torch.Tensor, buckets: int) -> torch.Tensor:
     return torch.where(second != 0, hashed, torch.zeros_like(hashed))
 
 
+def step_positions(row: torch.Tensor) -> torch.Tensor:
+    """``0, 1, ..., len(row) - 1`` (int64) on ``row``'s device.
+
+    Not ``torch.arange(n, device=...)``: ``torch.jit.trace`` records that device
+    as a constant, and the TorchScript model would then fail on any other device
+    (a CUDA ``model.pt`` mixing CPU positions with CUDA ids). ``ones_like``
+    follows its input's device wherever the trace runs.
+    """
+    return torch.ones_like(row, dtype=torch.long).cumsum(0) - 1
+
+
+def zero_state(lstm: nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The zero initial (h, c) for ``lstm`` over the batch ``x``, made from ``x`` for the same reason.
+
+    ``nn.LSTM`` makes its own zeros with ``torch.zeros(..., device=input.device)``,
+    which a trace bakes to the tracing device.
+    """
+    state = x.new_zeros((lstm.num_layers * (2 if lstm.bidirectional else 1), x.shape[0], lstm.hidden_size))
+    return state, state
+
+
 def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first ``length`` steps, leaving the padding after them in place.
 
     ``x``: (B, T, C); ``lengths``: (B,). Applying it twice is the identity.
     """
-    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    steps = step_positions(x[0, :, 0]).unsqueeze(0)  # (1, T)
     last = (lengths - 1).unsqueeze(1)  # (B, 1)
     index = torch.where(steps <= last, last - steps, steps)  # (B, T)
     return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
@@ -141,12 +162,13 @@ class SentimentNet(nn.Module):
     def _encode_sequence(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embeddings -> (B, T, D*H) top-layer outputs."""
         if not self.config.bidirectional:
-            return self.lstm(x)[0]
+            return self.lstm(x, zero_state(self.lstm, x))[0]
         for layer, (forward_lstm, backward_lstm) in enumerate(zip(self.forward_layers, self.backward_layers)):
             if layer > 0:
                 x = self.inter_layer_dropout(x)
-            ahead = forward_lstm(x)[0]
-            behind = _reverse_within_length(backward_lstm(_reverse_within_length(x, lengths))[0], lengths)
+            ahead = forward_lstm(x, zero_state(forward_lstm, x))[0]
+            reversed_x = _reverse_within_length(x, lengths)
+            behind = _reverse_within_length(backward_lstm(reversed_x, zero_state(backward_lstm, x))[0], lengths)
             x = torch.cat([ahead, behind], dim=2)
         return x
 
@@ -161,7 +183,7 @@ class SentimentNet(nn.Module):
             last_forward = outputs[:, :, :hidden].gather(1, index).squeeze(1)
             first_backward = outputs[:, 0, hidden:]  # the backward pass ends at step 0
             return torch.cat([last_forward, first_backward], dim=1)
-        steps = torch.arange(outputs.shape[1], device=outputs.device).unsqueeze(0)
+        steps = step_positions(outputs[0, :, 0]).unsqueeze(0)
         mask = (steps < lengths.unsqueeze(1)).unsqueeze(2)  # (B, T, 1)
         total = (outputs * mask).sum(dim=1)
         mean = total / lengths.unsqueeze(1).to(outputs.dtype)
@@ -199,7 +221,7 @@ class SentimentNet(nn.Module):
     def _last_steps(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each row's last ``recurrent_steps`` real ids, moved to the front and right-padded, and their count."""
         steps = self.config.recurrent_steps
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[:steps].unsqueeze(0)  # (1, T')
+        positions = step_positions(input_ids[0])[:steps].unsqueeze(0)  # (1, T')
         kept = lengths.clamp(max=steps)
         real = positions < kept.unsqueeze(1)  # (B, T')
         # positions past a row's kept count read themselves (always in range) and become PAD

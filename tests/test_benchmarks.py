@@ -59,3 +59,39 @@ def test_flops_formula(run_all):
     per_step = 2 * 8 * 128 * (64 + 128)
     assert run_all.flops_per_review(two_branch, 800) == 256 * per_step + 2 * (512 + 4)
     assert run_all.flops_per_review(two_branch, 100) == 100 * per_step + 2 * (512 + 4)
+
+
+@pytest.fixture(scope="module")
+def gpu_check(run_all):  # run_all first: gpu_check imports it from benchmarks/
+    sys.path.insert(0, str(BENCHMARKS))
+    yield importlib.import_module("gpu_check")
+    sys.path.remove(str(BENCHMARKS))
+
+
+def test_gpu_check_without_a_gpu_says_why_and_exits_2(gpu_check, exported_artifact: Path, monkeypatch, capsys):
+    monkeypatch.setattr(gpu_check, "nvidia_driver_present", lambda: False)
+    assert gpu_check.main(["--artifact", str(exported_artifact)]) == gpu_check.EXIT_NO_GPU
+    assert "no NVIDIA driver" in capsys.readouterr().err
+
+
+def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(gpu_check, run_all, exported_artifact: Path,
+                                                                       small_test_file: Path) -> None:
+    # the GPU script's table and parity logic, run with CPU sessions (same code path but the device)
+    from sentiment_export import SentimentModel
+    from sentiment_export.artifact import load_artifact
+
+    artifact = load_artifact(exported_artifact)
+    texts, labels = run_all._read(small_test_file, 10)
+    scorers = run_all.scorers_for(artifact, 4, 1, device="cpu")
+    scorers[gpu_check.REFERENCE] = SentimentModel.load(artifact.root, batch_size=4, intra_op_threads=1).predict_proba
+    eager = scorers["eager"]
+    scorers["eager"] = lambda batch: eager(batch) + 1e-3  # a device that drifts
+    scorers["broken"] = lambda batch: 1 / 0
+    results = run_all.Results()
+    working = gpu_check.working_scorers(scorers, texts, results, "tiny")
+    assert "broken" not in working and ("end-to-end", "broken", "failed") in {(r.section, r.name, r.value) for r in results.rows}
+    scored = run_all.bench_end_to_end(results, "tiny", artifact, {"snippets": (texts, labels)}, scorers=working,
+                                      batch_size=4, latency_texts=1)
+    assert gpu_check.parity_rows(results, "tiny", scored, atol=1e-5) == 1  # eager's drift; the others hold
+    notes = {row.name: row.note for row in results.rows if row.section.startswith("parity")}
+    assert notes["eager"].endswith("FAIL") and notes["torchscript"].endswith("ok") and notes["ort fp32"].endswith("ok")

@@ -155,21 +155,24 @@ def test_exported_fp32_models_match_eager_pytorch_at_other_shapes(artifact, batc
 @pytest.mark.parametrize(
     "options",
     [
+        {},
         {"bidirectional": True},
         {"bidirectional": True, "pooling": "mean_max"},
         {"pooling": "mean_max", "num_layers": 1},
         {"bidirectional": True, "pooling": "mean_max", "recurrent_steps": 20, "ngram_dim": 3, "ngram_buckets": 97},
     ],
-    ids=["bidirectional-last", "bidirectional-mean_max", "mean_max", "bag-of-ngrams"],
+    ids=["article", "bidirectional-last", "bidirectional-mean_max", "mean_max", "bag-of-ngrams"],
 )
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 def test_every_architecture_exports_with_dynamic_shapes(tmp_path: Path, options: dict) -> None:
     torch.manual_seed(0)
     model = SentimentNet(SentimentNetConfig(vocab_size=50, embedding_dim=8, hidden_dim=8, **options)).eval()
     extra = {name: "{}" for name in signature.TORCHSCRIPT_EXTRA_FILES}
-    runners = [
-        torchscript_runner(export_module.export_torchscript(model, tmp_path / "m.pt", extra_files=extra)),
-        onnx_runner(export_module.export_onnx(model, tmp_path / "m.onnx"))[0],
-    ]
+    torchscript = export_module.export_torchscript(model, tmp_path / "m.pt", extra_files=extra)
+    # a device the trace recorded as a constant would pin model.pt to the CPU it was traced on
+    graph = str(torch.jit.load(str(torchscript), map_location="cpu").inlined_graph)
+    assert "Device = prim::Constant" not in graph
+    runners = [torchscript_runner(torchscript), onnx_runner(export_module.export_onnx(model, tmp_path / "m.onnx"))[0]]
     for batch, width in [(1, 1), (5, 37), (64, 230)]:
         ids = _random_ids(batch, width, 50, seed=width)
         expected = eager_runner(model)(ids)
