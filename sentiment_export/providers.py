@@ -26,6 +26,7 @@ own ``SessionOptions`` to change that.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,6 +34,8 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_errors
 
 from .errors import ArtifactError, DeviceError
+
+logger = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -106,9 +109,24 @@ def _create(model_path: Path, providers: list, options: ort.SessionOptions) -> o
 def _cuda_unavailable(reason: str) -> DeviceError:
     return DeviceError(
         f"device='cuda' was requested but {reason}. Install onnxruntime-gpu instead of onnxruntime "
-        "(same version) with CUDA 12 and cuDNN 9 on an NVIDIA GPU machine (see the README's GPU "
-        "section), or load with device='auto' or device='cpu'"
+        "(its wheels are built for one CUDA major: 1.31 for CUDA 13 with cuDNN 9) on an NVIDIA GPU "
+        "machine (see the README's GPU section), or load with device='auto' or device='cpu'"
     )
+
+
+def _preload_cuda_libraries() -> None:
+    """Load CUDA and cuDNN from the ``nvidia-*`` wheels (or a compatible torch) before the CUDA provider.
+
+    Serving never imports torch, which would otherwise have loaded them; without
+    this the provider finds them only on the system's library path. What cannot
+    be loaded is left to the session, whose failure names it.
+    """
+    preload = getattr(ort, "preload_dlls", None)  # onnxruntime >= 1.21
+    if preload is not None:
+        try:
+            preload()
+        except OSError as error:
+            logger.debug("onnxruntime.preload_dlls: %s", error)
 
 
 def create_session(model_path: Path, *, device: str, options: ort.SessionOptions) -> ort.InferenceSession:
@@ -129,12 +147,13 @@ def create_session(model_path: Path, *, device: str, options: ort.SessionOptions
         )
     if device == "auto" and not (cuda_in_build() and nvidia_driver_present()):
         return _create(model_path, [CPU], options)
+    _preload_cuda_libraries()
     session = _create(model_path, [(CUDA, dict(CUDA_OPTIONS)), CPU], options)
     if CUDA in session.get_providers():
         return session
     if device == "cuda":
         raise _cuda_unavailable(
-            "onnxruntime could not start its CUDA provider (no usable GPU, or the CUDA 12 / cuDNN 9 "
-            "libraries are missing: onnxruntime logs which one)"
+            "onnxruntime could not start its CUDA provider (no usable GPU, or the CUDA / cuDNN "
+            "libraries its build needs are missing: onnxruntime logs which one)"
         )
     return session  # auto: the same session, which fell back to the CPU provider

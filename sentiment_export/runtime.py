@@ -150,6 +150,12 @@ class SentimentModel:
         session = create_session(artifact.file(PRECISIONS[precision]), device=device, options=options)
         model = cls(artifact, encoder, session, precision=precision, batch_size=batch_size)
         logger.info("loaded %r (%s) on %s", artifact, precision, ", ".join(model.providers))
+        if precision == "int8" and model.device == "cuda":
+            logger.warning(
+                "int8 on CUDA is slower than fp32: onnxruntime has no CUDA kernel for the quantized LSTM "
+                "(DynamicQuantizeLSTM), so it runs on the CPU between copies (measured 3.7-15x slower than fp32 "
+                "on an H200, benchmarks/README.md); use precision='fp32' on GPUs"
+            )
         return model
 
     @property

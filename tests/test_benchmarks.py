@@ -68,12 +68,6 @@ def gpu_check(run_all):  # run_all first: gpu_check imports it from benchmarks/
     sys.path.remove(str(BENCHMARKS))
 
 
-def test_gpu_check_without_a_gpu_says_why_and_exits_2(gpu_check, exported_artifact: Path, monkeypatch, capsys):
-    monkeypatch.setattr(gpu_check, "nvidia_driver_present", lambda: False)
-    assert gpu_check.main(["--artifact", str(exported_artifact)]) == gpu_check.EXIT_NO_GPU
-    assert "no NVIDIA driver" in capsys.readouterr().err
-
-
 def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(gpu_check, run_all, exported_artifact: Path,
                                                                        small_test_file: Path) -> None:
     # the GPU script's table and parity logic, run with CPU sessions (same code path but the device)

@@ -256,12 +256,24 @@ def test_cuda_provider_failing_to_start_is_an_error_and_auto_says_cpu(exported_a
     monkeypatch.setattr(providers_module, "cuda_in_build", lambda: True)
     monkeypatch.setattr(providers_module, "nvidia_driver_present", lambda: True)
     monkeypatch.setattr(providers_module.ort, "get_available_providers", lambda: [*available, "CUDAExecutionProvider"])
+    preloads = []  # serving imports no torch: the CUDA libraries of the nvidia-* wheels are loaded first
+    monkeypatch.setattr(providers_module.ort, "preload_dlls", lambda: preloads.append(True))
     with pytest.warns(UserWarning, match="CUDAExecutionProvider"):  # onnxruntime's own notice on this CPU build
         with pytest.raises(DeviceError, match=r"could not start its CUDA provider"):
             SentimentModel.load(exported_artifact, device="cuda")
+    assert preloads
     with pytest.warns(UserWarning, match="CUDAExecutionProvider"):
         model = SentimentModel.load(exported_artifact, device="auto")
     assert model.providers == ["CPUExecutionProvider"] and model.device == "cpu"
+
+
+def test_int8_on_cuda_warns_that_fp32_is_faster_there(exported_artifact: Path, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(SentimentModel, "device", property(lambda self: "cuda"))  # as a CUDA session reports it
+    with caplog.at_level("WARNING", logger="sentiment_export.runtime"):
+        SentimentModel.load(exported_artifact, device="cpu", precision="fp32")
+        assert not caplog.records
+        SentimentModel.load(exported_artifact, device="cpu", precision="int8")
+    assert "int8 on CUDA is slower than fp32" in caplog.text
 
 
 def test_threads_and_session_options_are_settable(exported_artifact: Path, fp32: SentimentModel) -> None:
