@@ -80,10 +80,15 @@ class SentimentNetConfig:
 
 
 def hashed_bigrams(input_ids: torch.Tensor, buckets: int) -> torch.Tensor:
-    """(B, T) right-padded ids -> (B, T - 1) bucket of each bigram, 0 where the bigram ends in PAD."""
-    first, second = input_ids[:, :-1], input_ids[:, 1:]
-    hashed = (first * BIGRAM_HASH_MULTIPLIER + second) % buckets + 1
-    return torch.where(second != 0, hashed, torch.zeros_like(hashed))
+    """(B, T) right-padded ids -> (B, T) bucket of the bigram starting at each position, 0 where it ends in PAD.
+
+    The last position pairs with an implied PAD, so even a batch one token wide
+    has a bigram axis of length 1: onnxruntime's CUDA provider refuses to
+    reduce over an axis of length 0 (seen on an H200), where the CPU gives 0.
+    """
+    following = torch.cat([input_ids[:, 1:], torch.zeros_like(input_ids[:, :1])], dim=1)
+    hashed = (input_ids * BIGRAM_HASH_MULTIPLIER + following) % buckets + 1
+    return torch.where(following != 0, hashed, torch.zeros_like(hashed))
 
 
 def step_positions(row: torch.Tensor) -> torch.Tensor:
@@ -200,8 +205,9 @@ class SentimentNet(nn.Module):
         total = self.unigram_vectors(input_ids).sum(dim=1)
         count = lengths
         if self.config.ngram_buckets:
-            total = total + self.bigram_vectors(hashed_bigrams(input_ids, self.config.ngram_buckets)).sum(dim=1)
-            count = count + (input_ids[:, 1:] != 0).sum(dim=1)
+            bigrams = hashed_bigrams(input_ids, self.config.ngram_buckets)
+            total = total + self.bigram_vectors(bigrams).sum(dim=1)
+            count = count + (bigrams != 0).sum(dim=1)
         return total / count.unsqueeze(1).to(total.dtype)
 
     def bag_of_ngrams_parameters(self) -> list[nn.Parameter]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sentiment_export import SentimentNet, SentimentNetConfig
-from sentiment_export.model import BIGRAM_HASH_MULTIPLIER
+from sentiment_export.model import BIGRAM_HASH_MULTIPLIER, hashed_bigrams
 
 CONFIGS = {
     "unidirectional-last": SentimentNetConfig(vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=2),
@@ -94,6 +94,18 @@ def test_the_bag_is_the_mean_of_unigram_and_hashed_bigram_vectors() -> None:
     ids = right_pad([review], 9)
     got = net._bag_of_ngrams(ids, (ids != 0).sum(dim=1))[0]
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+@torch.no_grad()
+def test_every_position_has_a_bigram_slot_so_no_reduction_is_over_an_empty_axis() -> None:
+    # onnxruntime's CUDA provider fails a ReduceSum over an axis of length 0 (a batch one token wide)
+    for ids in (torch.tensor([[7]]), torch.tensor([[7, 0], [5, 9]])):
+        bigrams = hashed_bigrams(ids, 97)
+        assert bigrams.shape == ids.shape
+        assert bigrams[:, -1].eq(0).all()  # the last position pairs with the implied PAD
+    net = _bag_net()
+    one_token = net._bag_of_ngrams(torch.tensor([[7]]), torch.tensor([1]))[0]
+    torch.testing.assert_close(one_token, net.unigram_vectors.weight[7], rtol=0, atol=0)
 
 
 @torch.no_grad()
