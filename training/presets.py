@@ -166,7 +166,7 @@ PRESETS: dict[str, Hyperparameters] = {
         ngram_init="naive_bayes",
         ngram_learning_rate=0.02,
         lr_schedule="linear",
-        epochs=3,
+        epochs=4,
         patience=0,
     ),
 }
