@@ -5,7 +5,8 @@
 For each artifact and data set (the snippets test set; the imdb test set when
 the file is there) every way of benchmarks/run_all.py runs on the GPU: the
 article's (NLTK + eager torch over 200 left-padded steps), eager torch and
-TorchScript through our encoder, and the onnxruntime runtime on the CUDA
+TorchScript through our encoder (also with TorchScript's graph optimisations
+off: "torchscript unoptimized"), and the onnxruntime runtime on the CUDA
 provider in fp32 and int8. The ORT CPU fp32 session runs beside them, in the
 same interleaved chunks, as the reference. Rows: texts/s, single-text latency
 p50/p99, accuracy, useful FLOP/s against the GPU's fp32 ``torch.mm`` rate, and

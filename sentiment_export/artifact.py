@@ -63,6 +63,13 @@ PACK_FORMATS = ("tar.gz", "zip")
 
 _COPY_CHUNK = 1 << 20
 
+MAX_UNPACKED_BYTES = 4 << 30
+"""An archive whose members add up to more is refused before anything is written (a
+decompression bomb fills the disk otherwise); the largest artifact measured is ~125 MB."""
+
+MAX_MEMBERS = 256
+"""Likewise for the number of members; an artifact holds a dozen files."""
+
 
 class Artifact:
     """A loaded and verified artifact; construct it with :func:`load_artifact`."""
@@ -316,6 +323,25 @@ def _unpack(archive: Path, extract_to: str | os.PathLike[str] | None) -> Path:
     return target
 
 
+def _check_totals(archive: Path, sizes: list[int]) -> None:
+    """ArtifactError before any write when the members are too many or would unpack too large.
+
+    The sizes are the headers' own; both readers yield exactly that many bytes
+    per member, so the check bounds what is written.
+    """
+    if len(sizes) > MAX_MEMBERS:
+        raise ArtifactError(
+            f"archive {archive} has {len(sizes)} members, more than an artifact's {MAX_MEMBERS} at most; "
+            "refusing to unpack it (not an artifact made with --pack?)"
+        )
+    total = sum(sizes)
+    if total > MAX_UNPACKED_BYTES:
+        raise ArtifactError(
+            f"archive {archive} would unpack to {total:,} bytes, more than the {MAX_UNPACKED_BYTES:,} allowed; "
+            "refusing to unpack it (a damaged or hostile archive; unpack a trusted one yourself and pass the directory)"
+        )
+
+
 def _refuse_special(archive: Path, name: str, is_link: bool) -> None:
     kind = "link" if is_link else "device, fifo or other special file"
     raise ArtifactError(
@@ -346,6 +372,7 @@ def _unpack_tar(archive: Path, target: Path) -> None:
             if not (info.isfile() or info.isdir()):
                 _refuse_special(archive, info.name, info.issym() or info.islnk())
             checked.append((relative, info))
+        _check_totals(archive, [info.size for _, info in checked])
         for relative, info in checked:
             _write_member(archive, target, relative, None if info.isdir() else tar.extractfile(info))
 
@@ -360,5 +387,6 @@ def _unpack_zip(archive: Path, target: Path) -> None:
             if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
                 _refuse_special(archive, info.filename, file_type == stat.S_IFLNK)
             checked.append((relative, info))
+        _check_totals(archive, [info.file_size for _, info in checked])
         for relative, info in checked:
             _write_member(archive, target, relative, None if info.is_dir() else zipped.open(info))

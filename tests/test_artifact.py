@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from sentiment_export import ARTIFACT_FORMAT_VERSION, ArtifactError, load_artifact, load_checkpoint
+from sentiment_export import artifact as artifact_module
 from sentiment_export.artifact import ROLE_FILENAMES, pack_artifact
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
@@ -162,6 +163,32 @@ def test_truncated_archive_is_an_artifact_error(artifact_copy: Path, tmp_path: P
     archive = pack_artifact(artifact_copy, "tar.gz")
     archive.write_bytes(archive.read_bytes()[:5000])
     with pytest.raises(ArtifactError, match=r"truncated or not a valid archive"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_an_archive_that_would_unpack_too_large_is_refused_before_writing(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    monkeypatch.setattr(artifact_module, "MAX_UNPACKED_BYTES", 1 << 20)
+    zeros = bytes(4 << 20)  # 4 MiB that compress to a few KiB: a small decompression bomb
+    archive = tmp_path / f"bomb.{fmt}"
+    if fmt == "zip":
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+            zipped.writestr("artifact/model.onnx", zeros)
+    else:
+        with tarfile.open(archive, "w:gz") as tar:
+            info = tarfile.TarInfo("artifact/model.onnx")
+            info.size = len(zeros)
+            tar.addfile(info, io.BytesIO(zeros))
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(ArtifactError, match=r"would unpack to 4,194,304 bytes, more than the 1,048,576 allowed"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_an_archive_with_too_many_members_is_refused(artifact_copy: Path, tmp_path: Path, monkeypatch) -> None:
+    archive = pack_artifact(artifact_copy, "zip")
+    monkeypatch.setattr(artifact_module, "MAX_MEMBERS", 3)
+    with pytest.raises(ArtifactError, match=r"members, more than an artifact's 3 at most"):
         load_artifact(archive, extract_to=tmp_path / "out")
 
 
