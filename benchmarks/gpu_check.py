@@ -49,7 +49,8 @@ EXIT_MISMATCH = 1
 EXIT_NO_GPU = 2
 REFERENCE = "ort fp32 cpu"
 TORCHSCRIPT_UNOPTIMIZED = "torchscript unoptimized"
-HELD_TO_ATOL = ("eager", "torchscript", TORCHSCRIPT_UNOPTIMIZED, "ort fp32")  # same ids, same padding as the reference: must match it
+# same ids and padding as the reference, so they must match it
+HELD_TO_ATOL = ("eager", "torchscript", TORCHSCRIPT_UNOPTIMIZED, "ort fp32")
 NOT_HELD = {"article": "left-padded to 200: other scores by design", "ort int8": "int8: labels only"}
 
 

@@ -47,7 +47,6 @@ from sentiment_export.runtime import DEFAULT_BATCH_SIZE  # noqa: E402
 REPO = HERE.parent
 SNIPPETS = REPO / "training" / "default_data" / "test.ft.txt.bz2"
 IMDB = REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
-WAYS = ("article", "eager", "torchscript", "ort fp32", "ort int8")
 Scorer = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -156,7 +155,7 @@ def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_si
 
 
 def scorers_for(artifact: Artifact, batch_size: int, threads: int, device: str = "cpu") -> dict[str, Scorer]:
-    """Every way of :data:`WAYS`, its torch models and onnxruntime sessions on ``device`` ("cpu" or "cuda")."""
+    """The end-to-end table's ways (article, eager, torchscript, ort fp32, ort int8) on ``device`` ("cpu" or "cuda")."""
     encoder = artifact.encoder()
     net = artifact.build_model().to(device)
     article = ArticleNet(net).eval()
