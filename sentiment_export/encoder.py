@@ -29,8 +29,8 @@ class TextEncoder:
     :meth:`encode`): ``"python"`` (the reference), ``"native"`` (the C++
     encoder of cpp_demo via :mod:`sentiment_export.native_encoder`, same ids;
     :class:`NativeEncoderError` when it is unavailable) or ``"auto"`` (native
-    when its library is installed, else Python). Tokens (:meth:`tokenize`)
-    always come from Python. ``native_threads``: threads the native backend
+    when its library is installed, else Python); :meth:`tokenize_batch` too,
+    while :meth:`tokenize` always comes from Python. ``native_threads``: threads the native backend
     splits a batch over (default 1; the ids do not depend on it).
     """
 
@@ -55,6 +55,15 @@ class TextEncoder:
 
     def tokenize(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)
+
+    def tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        """:meth:`tokenize` of each text (whole, not truncated); the native backend tokenizes the batch in one call.
+
+        For counting a vocabulary over a corpus: the same tokens either way.
+        """
+        if self._native is not None:
+            return self._native.tokenize_batch(texts, fallback=self.tokenize)
+        return [self.tokenize(text) for text in texts]
 
     def encode_ids(self, text: str) -> list[int]:
         """Ids of one text, truncated to ``max_length`` and not padded (may be empty)."""

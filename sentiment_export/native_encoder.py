@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
 DEFAULT_LIBRARY = Path(__file__).resolve().parents[1] / "build" / "libsentiment_encoder.so"
 BACKENDS = ("auto", "python", "native")
-ABI_VERSION = 1
+ABI_VERSION = 2
 """The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""
 
 _CHUNK = 4096  # texts per native call: bounds the (chunk, max_length) int64 buffer
@@ -91,7 +91,40 @@ def _load_library(path: str) -> ctypes.CDLL:
         ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
         ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
+    library.se_encoder_tokenize_batch.restype = ctypes.c_int
+    library.se_encoder_tokenize_batch.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+    ]
     return library
+
+
+_TOKEN_BYTES_PER_TEXT_BYTE = 3
+"""First output buffer for tokenize_batch per input byte: tokens plus separators rarely take more (NLTK's
+quote rewriting and a few lower-case forms grow, spaces become separators)."""
+
+
+def _utf8_batch(texts: Sequence[str]) -> tuple[bytes, np.ndarray, list[int]]:
+    """The texts' UTF-8 bytes back to back, their (count + 1) offsets, and which texts have no UTF-8 form.
+
+    A text with lone surrogates goes in empty; the caller answers it through the Python path.
+    """
+    parts: list[bytes] = []
+    unencodable: list[int] = []
+    for index, text in enumerate(texts):
+        try:
+            parts.append(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            parts.append(b"")
+            unencodable.append(index)
+    offsets = np.zeros(len(parts) + 1, dtype=np.uint64)
+    np.cumsum([len(part) for part in parts], out=offsets[1:])
+    return b"".join(parts), offsets, unencodable
+
+
+def _split_rows(flat: list, lengths: np.ndarray) -> list[list]:
+    ends = np.cumsum(lengths).tolist()
+    return [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
 
 
 def _check_threads(threads: int) -> int:
@@ -161,29 +194,50 @@ class NativeEncoder:
         return rows
 
     def _encode_chunk(self, texts: Sequence[str], fallback: Callable[[str], list[int]]) -> list[list[int]]:
-        parts: list[bytes] = []
-        unencodable: list[int] = []
-        for index, text in enumerate(texts):
-            try:
-                parts.append(text.encode("utf-8"))
-            except UnicodeEncodeError:
-                parts.append(b"")
-                unencodable.append(index)
-        count = len(parts)
-        offsets = np.zeros(count + 1, dtype=np.uint64)
-        np.cumsum([len(part) for part in parts], out=offsets[1:])
+        data, offsets, unencodable = _utf8_batch(texts)
+        count = len(texts)
         ids = np.empty(count * self.max_length, dtype=np.int64)
         lengths = np.empty(count, dtype=np.int64)
         error = ctypes.create_string_buffer(_ERROR_BYTES)
         status = self._library.se_encoder_encode_batch(
-            self._handle, b"".join(parts), offsets.ctypes.data, count,
+            self._handle, data, offsets.ctypes.data, count,
             ids.ctypes.data, ids.size, lengths.ctypes.data, error, _ERROR_BYTES,
         )
         if status != 0:  # not expected: every text here is well-formed UTF-8
             raise NativeEncoderError(f"the native encoder failed: {error.value.decode('utf-8', 'replace')}")
-        ends = np.cumsum(lengths).tolist()
-        flat = ids[: ends[-1] if ends else 0].tolist()
-        rows = [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
+        rows = _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
+        for index in unencodable:
+            rows[index] = fallback(texts[index])
+        return rows
+
+    def tokenize_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[str]]) -> list[list[str]]:
+        """Every token of each text (whole: not truncated), one native call per chunk of texts.
+
+        For counting a vocabulary; a text without a UTF-8 form goes through ``fallback``.
+        """
+        rows: list[list[str]] = []
+        for start in range(0, len(texts), _CHUNK):
+            rows += self._tokenize_chunk(texts[start : start + _CHUNK], fallback)
+        return rows
+
+    def _tokenize_chunk(self, texts: Sequence[str], fallback: Callable[[str], list[str]]) -> list[list[str]]:
+        data, offsets, unencodable = _utf8_batch(texts)
+        counts = np.empty(len(texts), dtype=np.int64)
+        needed = ctypes.c_size_t(0)
+        capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + len(texts) + 64  # too small only for odd texts: asked again
+        for _ in range(2):
+            tokens = ctypes.create_string_buffer(capacity)
+            error = ctypes.create_string_buffer(_ERROR_BYTES)
+            status = self._library.se_encoder_tokenize_batch(
+                self._handle, data, offsets.ctypes.data, len(texts), tokens, capacity,
+                ctypes.byref(needed), counts.ctypes.data, error, _ERROR_BYTES,
+            )
+            if status != 1:
+                break
+            capacity = needed.value
+        if status != 0:  # not expected: every text here is well-formed UTF-8
+            raise NativeEncoderError(f"the native tokenizer failed: {error.value.decode('utf-8', 'replace')}")
+        rows = _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
         for index in unencodable:
             rows[index] = fallback(texts[index])
         return rows

@@ -141,6 +141,21 @@ def test_native_ids_equal_python_on_real_texts(use_library: Path, real_texts: li
     np.testing.assert_array_equal(native.encode(real_texts[:3], length=250), python.encode(real_texts[:3], length=250))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_whole_text_tokens_equal_python(use_library: Path, real_texts: list[str], monkeypatch: pytest.MonkeyPatch,
+                                               threads: int) -> None:
+    """What training counts its vocabulary from: every token, past max_length too, whatever the output buffer."""
+    spec = PreprocessingSpec()
+    python = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="python")
+    native = TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="native", native_threads=threads)
+    texts = [*real_texts, *_adversarial_texts()[1:], "", "good \ud800 movie", 'İ "" (x) «é»']
+    expected = python.tokenize_batch(texts)
+    assert native.tokenize_batch(texts) == expected
+    assert max(len(tokens) for tokens in expected) > spec.max_length  # whole texts, not heads
+    monkeypatch.setattr(native_encoder, "_TOKEN_BYTES_PER_TEXT_BYTE", 0)  # a first buffer too small: asked again
+    assert native.tokenize_batch(texts[:40]) == expected[:40]
+
+
 @pytest.mark.parametrize(
     "overrides",
     [{}, {"max_length": 7}, {"truncation_side": "left", "max_length": 30}, {"tokenizer_steps": ()}, {"url_token": "<link>", "lowercase": False}],
@@ -235,6 +250,15 @@ def test_c_abi_reports_invalid_utf8_and_small_buffers(use_library: Path) -> None
         assert b"ids_capacity 399 is less than count (2) x the spec's max_length (200)" in error.value
         assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 1, ids.ctypes.data, 200, lengths.ctypes.data, error, 256) == 0
         assert lengths[0] == 1 and ids[0] == 1  # "fine" is unknown to this vocabulary
+        needed, counts, tokens = ctypes.c_size_t(0), np.empty(2, dtype=np.int64), ctypes.create_string_buffer(64)
+        assert library.se_encoder_tokenize_batch(handle, data, offsets.ctypes.data, 2, tokens, 64, ctypes.byref(needed), counts.ctypes.data, error, 256) == -1
+        assert error.value == b"text 1 is not valid UTF-8 (byte 4)"
+        words = b"Fine, thanks."
+        offsets = np.array([0, len(words)], dtype=np.uint64)
+        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, 5, ctypes.byref(needed), counts.ctypes.data, error, 256) == 1
+        assert needed.value == len(b"fine\n,\nthanks\n.\n")  # only the size is reported when it does not fit
+        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, needed.value, ctypes.byref(needed), counts.ctypes.data, error, 256) == 0
+        assert tokens.raw[: needed.value] == b"fine\n,\nthanks\n.\n" and counts[0] == 4
     finally:
         library.se_encoder_destroy(handle)
 

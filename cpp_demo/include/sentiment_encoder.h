@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature below changes; callers check it before use. */
-#define SE_ABI_VERSION 1
+#define SE_ABI_VERSION 2
 
 typedef struct se_encoder se_encoder;
 
@@ -60,6 +60,17 @@ SE_API int se_encoder_uses_head_shortcut(const se_encoder* encoder);
 SE_API int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                                    int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error,
                                    size_t error_len);
+
+/* Tokenizes `count` texts (the layout of se_encoder_encode_batch), whole: no
+ * truncation and no vocabulary lookup, for counting a vocabulary. The tokens
+ * of all texts are written back to back into `tokens`, each followed by '\n'
+ * (tokens never hold whitespace); counts[i] is text i's number of tokens and
+ * *tokens_needed the bytes written. Returns 0; 1 when tokens_capacity is less
+ * than *tokens_needed (call again with that much; nothing else is written);
+ * -1 with the reason in `error`. */
+SE_API int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
+                                     char* tokens, size_t tokens_capacity, size_t* tokens_needed, int64_t* counts,
+                                     char* error, size_t error_len);
 
 #ifdef __cplusplus
 }

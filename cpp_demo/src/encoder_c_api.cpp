@@ -38,6 +38,49 @@ void set_error(char* error, std::size_t error_len, const std::string& message) {
   error[length] = '\0';
 }
 
+// Calls each(w, i, text) for every text i of the batch, worker w taking a
+// contiguous range of texts on its own thread (so per-worker outputs, joined in
+// w order, are in text order). Checks offsets and UTF-8 first; throws the
+// lowest failing text's message.
+template <typename Each>
+void for_each_text(se_encoder* encoder, const char* data, const uint64_t* offsets, std::size_t count, Each each) {
+  const std::size_t workers = std::max<std::size_t>(
+      1, std::min(encoder->encoders.size(), count / kMinTextsPerThread));
+  std::vector<std::string> failures(workers);
+  const auto work = [&](std::size_t w) {
+    try {
+      for (std::size_t i = w * count / workers; i < (w + 1) * count / workers; ++i) {
+        if (offsets[i + 1] < offsets[i]) {
+          throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
+        }
+        const std::string_view text(data + offsets[i], offsets[i + 1] - offsets[i]);
+        if (const auto bad = sentiment::find_invalid_utf8(text)) {
+          throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " +
+                                     std::to_string(*bad) + ")");
+        }
+        each(w, i, text);
+      }
+    } catch (const std::exception& caught) {
+      failures[w] = caught.what();
+    } catch (...) {
+      failures[w] = "unknown error while encoding";
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < workers; ++w) {
+    pool.emplace_back(work, w);
+  }
+  work(0);
+  for (std::thread& thread : pool) {
+    thread.join();
+  }
+  for (const std::string& failure : failures) {
+    if (!failure.empty()) {
+      throw sentiment::DemoError(failure);
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -99,44 +142,12 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
                                  ")");
     }
     const std::lock_guard<std::mutex> lock(encoder->mutex);
-    const std::size_t workers = std::max<std::size_t>(
-        1, std::min(encoder->encoders.size(), count / kMinTextsPerThread));
-    std::vector<std::string> failures(workers);
-    // Worker w encodes a contiguous range of texts, row i at ids + i * max_length.
-    const auto work = [&](std::size_t w) {
-      try {
-        for (std::size_t i = w * count / workers; i < (w + 1) * count / workers; ++i) {
-          if (offsets[i + 1] < offsets[i]) {
-            throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
-          }
-          const std::string_view text(data + offsets[i], offsets[i + 1] - offsets[i]);
-          if (const auto bad = sentiment::find_invalid_utf8(text)) {
-            throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " +
-                                       std::to_string(*bad) + ")");
-          }
-          const std::vector<int64_t> row = encoder->encoders[w]->encode_ids(text);
-          std::copy(row.begin(), row.end(), ids + i * max_length);
-          lengths[i] = static_cast<int64_t>(row.size());
-        }
-      } catch (const std::exception& caught) {
-        failures[w] = caught.what();
-      } catch (...) {
-        failures[w] = "unknown error while encoding";
-      }
-    };
-    std::vector<std::thread> pool;
-    for (std::size_t w = 1; w < workers; ++w) {
-      pool.emplace_back(work, w);
-    }
-    work(0);
-    for (std::thread& thread : pool) {
-      thread.join();
-    }
-    for (const std::string& failure : failures) {  // the lowest failing text's message
-      if (!failure.empty()) {
-        throw sentiment::DemoError(failure);
-      }
-    }
+    // row i at ids + i * max_length first
+    for_each_text(encoder, data, offsets, count, [&](std::size_t w, std::size_t i, std::string_view text) {
+      const std::vector<int64_t> row = encoder->encoders[w]->encode_ids(text);
+      std::copy(row.begin(), row.end(), ids + i * max_length);
+      lengths[i] = static_cast<int64_t>(row.size());
+    });
     std::size_t written = 0;  // rows back to back (each row moves towards the front)
     for (std::size_t i = 0; i < count; ++i) {
       std::memmove(ids + written, ids + i * max_length, static_cast<std::size_t>(lengths[i]) * sizeof(int64_t));
@@ -147,6 +158,46 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
     set_error(error, error_len, caught.what());
   } catch (...) {
     set_error(error, error_len, "unknown error while encoding");
+  }
+  return -1;
+}
+
+int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
+                              char* tokens, size_t tokens_capacity, size_t* tokens_needed, int64_t* counts,
+                              char* error, size_t error_len) {
+  try {
+    if (encoder == nullptr || tokens_needed == nullptr ||
+        (count > 0 && (data == nullptr || offsets == nullptr || counts == nullptr)) ||
+        (tokens == nullptr && tokens_capacity > 0)) {
+      throw sentiment::DemoError("se_encoder_tokenize_batch: a NULL argument");
+    }
+    const std::lock_guard<std::mutex> lock(encoder->mutex);
+    std::vector<std::string> joined(encoder->encoders.size());  // worker w's texts' tokens, '\n' after each
+    for_each_text(encoder, data, offsets, count, [&](std::size_t w, std::size_t i, std::string_view text) {
+      const std::vector<std::string> words = encoder->encoders[w]->tokenize(text);
+      for (const std::string& word : words) {
+        joined[w] += word;
+        joined[w] += '\n';
+      }
+      counts[i] = static_cast<int64_t>(words.size());
+    });
+    std::size_t needed = 0;
+    for (const std::string& part : joined) {
+      needed += part.size();
+    }
+    *tokens_needed = needed;
+    if (needed > tokens_capacity) {
+      return 1;
+    }
+    for (const std::string& part : joined) {
+      std::memcpy(tokens, part.data(), part.size());
+      tokens += part.size();
+    }
+    return 0;
+  } catch (const std::exception& caught) {
+    set_error(error, error_len, caught.what());
+  } catch (...) {
+    set_error(error, error_len, "unknown error while tokenizing");
   }
   return -1;
 }
