@@ -122,6 +122,22 @@ def _utf8_batch(texts: Sequence[str]) -> tuple[bytes, np.ndarray, list[int]]:
     return b"".join(parts), offsets, unencodable
 
 
+def _in_chunks(
+    texts: Sequence[str], native_rows: Callable[[bytes, np.ndarray, int], list], fallback: Callable[[str], list]
+) -> list[list]:
+    """``native_rows(data, offsets, count)`` over chunks of the texts, in order; a text without a UTF-8
+    form (lone surrogates) goes through ``fallback`` (the Python path), so no result depends on the backend."""
+    rows: list[list] = []
+    for start in range(0, len(texts), _CHUNK):
+        chunk = texts[start : start + _CHUNK]
+        data, offsets, unencodable = _utf8_batch(chunk)
+        part = native_rows(data, offsets, len(chunk))
+        for index in unencodable:
+            part[index] = fallback(chunk[index])
+        rows += part
+    return rows
+
+
 def _split_rows(flat: list, lengths: np.ndarray) -> list[list]:
     ends = np.cumsum(lengths).tolist()
     return [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
@@ -188,14 +204,9 @@ class NativeEncoder:
         A text without a UTF-8 form (lone surrogates) is encoded by ``fallback``
         (the Python path), so the result never depends on the backend.
         """
-        rows: list[list[int]] = []
-        for start in range(0, len(texts), _CHUNK):
-            rows += self._encode_chunk(texts[start : start + _CHUNK], fallback)
-        return rows
+        return _in_chunks(texts, self._native_ids, fallback)
 
-    def _encode_chunk(self, texts: Sequence[str], fallback: Callable[[str], list[int]]) -> list[list[int]]:
-        data, offsets, unencodable = _utf8_batch(texts)
-        count = len(texts)
+    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[int]]:
         ids = np.empty(count * self.max_length, dtype=np.int64)
         lengths = np.empty(count, dtype=np.int64)
         error = ctypes.create_string_buffer(_ERROR_BYTES)
@@ -205,31 +216,24 @@ class NativeEncoder:
         )
         if status != 0:  # not expected: every text here is well-formed UTF-8
             raise NativeEncoderError(f"the native encoder failed: {error.value.decode('utf-8', 'replace')}")
-        rows = _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
-        for index in unencodable:
-            rows[index] = fallback(texts[index])
-        return rows
+        return _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
 
     def tokenize_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[str]]) -> list[list[str]]:
         """Every token of each text (whole: not truncated), one native call per chunk of texts.
 
         For counting a vocabulary; a text without a UTF-8 form goes through ``fallback``.
         """
-        rows: list[list[str]] = []
-        for start in range(0, len(texts), _CHUNK):
-            rows += self._tokenize_chunk(texts[start : start + _CHUNK], fallback)
-        return rows
+        return _in_chunks(texts, self._native_tokens, fallback)
 
-    def _tokenize_chunk(self, texts: Sequence[str], fallback: Callable[[str], list[str]]) -> list[list[str]]:
-        data, offsets, unencodable = _utf8_batch(texts)
-        counts = np.empty(len(texts), dtype=np.int64)
+    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[str]]:
+        counts = np.empty(count, dtype=np.int64)
         needed = ctypes.c_size_t(0)
-        capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + len(texts) + 64  # too small only for odd texts: asked again
+        capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + count + 64  # too small only for odd texts: asked again
         for _ in range(2):
             tokens = ctypes.create_string_buffer(capacity)
             error = ctypes.create_string_buffer(_ERROR_BYTES)
             status = self._library.se_encoder_tokenize_batch(
-                self._handle, data, offsets.ctypes.data, len(texts), tokens, capacity,
+                self._handle, data, offsets.ctypes.data, count, tokens, capacity,
                 ctypes.byref(needed), counts.ctypes.data, error, _ERROR_BYTES,
             )
             if status != 1:
@@ -237,10 +241,7 @@ class NativeEncoder:
             capacity = needed.value
         if status != 0:  # not expected: every text here is well-formed UTF-8
             raise NativeEncoderError(f"the native tokenizer failed: {error.value.decode('utf-8', 'replace')}")
-        rows = _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
-        for index in unencodable:
-            rows[index] = fallback(texts[index])
-        return rows
+        return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
 
 
 def create_native_encoder(

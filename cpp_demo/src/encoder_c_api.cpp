@@ -81,6 +81,19 @@ void for_each_text(se_encoder* encoder, const char* data, const uint64_t* offset
   }
 }
 
+// body()'s status, or -1 with the exception's message in `error`: no exception crosses the C ABI.
+template <typename Body>
+int guarded(char* error, std::size_t error_len, const char* doing, Body body) {
+  try {
+    return body();
+  } catch (const std::exception& caught) {
+    set_error(error, error_len, caught.what());
+  } catch (...) {
+    set_error(error, error_len, std::string("unknown error while ") + doing);
+  }
+  return -1;
+}
+
 }  // namespace
 
 extern "C" {
@@ -130,7 +143,7 @@ int se_encoder_uses_head_shortcut(const se_encoder* encoder) {
 
 int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                             int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error, size_t error_len) {
-  try {
+  return guarded(error, error_len, "encoding", [&] {
     if (encoder == nullptr || (count > 0 && (data == nullptr || offsets == nullptr || ids == nullptr ||
                                              lengths == nullptr))) {
       throw sentiment::DemoError("se_encoder_encode_batch: a NULL argument");
@@ -154,18 +167,13 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
       written += static_cast<std::size_t>(lengths[i]);
     }
     return 0;
-  } catch (const std::exception& caught) {
-    set_error(error, error_len, caught.what());
-  } catch (...) {
-    set_error(error, error_len, "unknown error while encoding");
-  }
-  return -1;
+  });
 }
 
 int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                               char* tokens, size_t tokens_capacity, size_t* tokens_needed, int64_t* counts,
                               char* error, size_t error_len) {
-  try {
+  return guarded(error, error_len, "tokenizing", [&] {
     if (encoder == nullptr || tokens_needed == nullptr ||
         (count > 0 && (data == nullptr || offsets == nullptr || counts == nullptr)) ||
         (tokens == nullptr && tokens_capacity > 0)) {
@@ -194,12 +202,7 @@ int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint6
       tokens += part.size();
     }
     return 0;
-  } catch (const std::exception& caught) {
-    set_error(error, error_len, caught.what());
-  } catch (...) {
-    set_error(error, error_len, "unknown error while tokenizing");
-  }
-  return -1;
+  });
 }
 
 }  // extern "C"
