@@ -38,7 +38,7 @@ class Hyperparameters:
     bidirectional: bool = _field(False, "also run each LSTM layer backwards over the review")
     pooling: str = _field("last", "how the LSTM outputs become one vector: 'last' real step or 'mean_max' over steps")
     recurrent_steps: int = _field(
-        0, "the LSTM reads at most this many leading tokens; the bag of n-grams still reads max_length (0 = all)"
+        0, "the LSTM reads only each review's last N tokens; the bag of n-grams still reads max_length (0 = all)"
     )
     ngram_dim: int = _field(0, "width of a bag-of-n-grams branch beside the LSTM (0 = none: the article's network)")
     ngram_buckets: int = _field(0, "hash buckets for the bag's bigrams (0 = unigrams only)")
@@ -54,7 +54,7 @@ class Hyperparameters:
     # optimisation
     batch_size: int = _field(400, "reviews per optimizer step (over all processes when distributed)")
     learning_rate: float = _field(0.005, "Adam learning rate")
-    ngram_learning_rate: float = _field(0.0, "Adam learning rate of the bag-of-n-grams vectors (0 = learning_rate)")
+    ngram_learning_rate: float = _field(0.0, "Adam learning rate of the bag-of-n-grams branch, vectors and Linear layer (0 = learning_rate)")
     weight_decay: float = _field(0.0, "Adam L2 weight decay")
     lr_schedule: str = _field("constant", "learning rate over the run: 'constant' or 'linear' (decays to 0 at the last epoch's end)")
     grad_clip: float = _field(5.0, "clip the gradient norm (of each parameter group) to this value (0 = no clipping)")
