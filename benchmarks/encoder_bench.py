@@ -36,7 +36,7 @@ from typing import Any
 
 from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
 from sentiment_export.errors import NativeEncoderError
-from sentiment_export.reviews import read_reviews
+from sentiment_export.data.amazon import read_reviews
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (REPO / "training" / "default_data" / "test.ft.txt.bz2", REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2")

@@ -42,8 +42,8 @@ from run_all import (  # noqa: E402
 )
 
 from sentiment_export import SentimentModel  # noqa: E402
-from sentiment_export.artifact import load_artifact  # noqa: E402
-from sentiment_export.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present  # noqa: E402
+from sentiment_export.artifact.loader import load_artifact  # noqa: E402
+from sentiment_export.serving.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present  # noqa: E402
 
 EXIT_MISMATCH = 1
 EXIT_NO_GPU = 2

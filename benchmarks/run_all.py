@@ -39,10 +39,11 @@ sys.path.insert(0, str(HERE))  # sibling modules, whether run as a script or imp
 from article_baseline import SEQ_LEN, ArticleNet, article_scores, train_article_loop  # noqa: E402
 
 from sentiment_export import SentimentModel, SentimentNet, SentimentNetConfig, TextEncoder  # noqa: E402
-from sentiment_export.artifact import Artifact, load_artifact  # noqa: E402
-from sentiment_export.providers import default_intra_op_threads  # noqa: E402
-from sentiment_export.reviews import read_reviews  # noqa: E402
-from sentiment_export.runtime import DEFAULT_BATCH_SIZE  # noqa: E402
+from sentiment_export import artifact_model_config, load_eager_model  # noqa: E402
+from sentiment_export.artifact.loader import Artifact, load_artifact  # noqa: E402
+from sentiment_export.serving.providers import default_intra_op_threads  # noqa: E402
+from sentiment_export.data.amazon import read_reviews  # noqa: E402
+from sentiment_export.serving.runtime import DEFAULT_BATCH_SIZE  # noqa: E402
 
 REPO = HERE.parent
 SNIPPETS = REPO / "training" / "default_data" / "test.ft.txt.bz2"
@@ -157,7 +158,7 @@ def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_si
 def scorers_for(artifact: Artifact, batch_size: int, threads: int, device: str = "cpu") -> dict[str, Scorer]:
     """The end-to-end table's ways (article, eager, torchscript, ort fp32, ort int8) on ``device`` ("cpu" or "cuda")."""
     encoder = artifact.encoder()
-    net = artifact.build_model().to(device)
+    net = load_eager_model(artifact).to(device)
     article = ArticleNet(net).eval()
     eager = torch.nn.Sequential(net, torch.nn.Sigmoid()).eval()
     with warnings.catch_warnings():  # torch.jit.load's deprecation notice: TorchScript is what the artifact ships
@@ -200,7 +201,7 @@ def bench_end_to_end(
     ``scorers`` holds at least "article" (the ratios' base) and "ort fp32" (int8's agreement is against it).
     """
     scored = {}
-    config = artifact.model_config()
+    config = artifact_model_config(artifact)
     encoder = artifact.encoder()
     for data_name, (texts, labels) in data.items():
         lengths = [len(row) for row in encoder.encode_ids_batch(texts)]
@@ -301,7 +302,7 @@ def bench_training(
     recorded = artifact.manifest.get("training", {}).get("hyperparameters", {})
     known = {name: recorded[name] for name in Hyperparameters.__dataclass_fields__ if name in recorded}
     # the artifact's recorded hyper-parameters (the preset's, when recorded), its network, one evaluation at the end
-    hp = PRESETS["default"].with_overrides(**{**known, **_network_fields(artifact.model_config())})
+    hp = PRESETS["default"].with_overrides(**{**known, **_network_fields(artifact_model_config(artifact))})
     hp = hp.with_overrides(epochs=1, eval_every=steps, patience=0, batch_size=batch_size)
     workdir.mkdir(parents=True, exist_ok=True)
     train_file, test_file = (REPO / "training" / "default_data" / f"{s}.ft.txt.bz2" for s in ("train", "test"))
@@ -485,7 +486,7 @@ def run(argv: Sequence[str] | None = None) -> Results:
         for tag, path in artifacts:
             artifact = load_artifact(path)
             tag = f"{tag}:{artifact.manifest.get('name')}"
-            big = flops_per_review(artifact.model_config(), 200) > 2e8
+            big = flops_per_review(artifact_model_config(artifact), 200) > 2e8
             steps = args.train_steps or (2 if quick else (4 if big else 60))
             train_batch = args.train_batch_size or (64 if big else None)
             bench_end_to_end(results, tag, artifact, data, scorers=scorers_for(artifact, args.batch_size, args.threads),

@@ -20,37 +20,40 @@ from .errors import (
 # SentimentModel then never imports torch (~3-6 s and ~600 MB RSS on a 2-core box, measured by
 # benchmarks/run_all.py's cold-start row); training, export and the eager model still do.
 _LAZY = {
-    "ARTIFACT_FORMAT_VERSION": "artifact",
-    "Artifact": "artifact",
-    "load_artifact": "artifact",
-    "Checkpoint": "checkpoint",
-    "load_checkpoint": "checkpoint",
-    "save_checkpoint": "checkpoint",
-    "TextEncoder": "encoder",
-    "export_artifact": "export",
-    "ProbabilityModel": "model",
-    "SentimentNet": "model",
-    "SentimentNetConfig": "model",
-    "ParityReport": "parity",
-    "check_parity": "parity",
-    "verify_artifact": "parity",
-    "Prediction": "runtime",
-    "SentimentModel": "runtime",
-    "SPEC_VERSION": "spec",
-    "PreprocessingSpec": "spec",
-    "Vocabulary": "vocabulary",
+    "ARTIFACT_FORMAT_VERSION": "artifact.loader",
+    "Artifact": "artifact.loader",
+    "load_artifact": "artifact.loader",
+    "Checkpoint": "modeling.checkpoint",
+    "load_checkpoint": "modeling.checkpoint",
+    "save_checkpoint": "modeling.checkpoint",
+    "TextEncoder": "text.encoder",
+    "export_artifact": "export.build",
+    "artifact_model_config": "modeling.from_artifact",
+    "load_eager_model": "modeling.from_artifact",
+    "ProbabilityModel": "modeling.net",
+    "SentimentNet": "modeling.net",
+    "SentimentNetConfig": "modeling.net",
+    "ParityReport": "export.parity",
+    "check_parity": "export.parity",
+    "verify_artifact": "export.parity",
+    "Prediction": "serving.runtime",
+    "SentimentModel": "serving.runtime",
+    "SPEC_VERSION": "text.spec",
+    "PreprocessingSpec": "text.spec",
+    "Vocabulary": "text.vocabulary",
 }
 
 if TYPE_CHECKING:
-    from .artifact import ARTIFACT_FORMAT_VERSION, Artifact, load_artifact
-    from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from .encoder import TextEncoder
-    from .export import export_artifact
-    from .model import ProbabilityModel, SentimentNet, SentimentNetConfig
-    from .parity import ParityReport, check_parity, verify_artifact
-    from .runtime import Prediction, SentimentModel
-    from .spec import SPEC_VERSION, PreprocessingSpec
-    from .vocabulary import Vocabulary
+    from .artifact.loader import ARTIFACT_FORMAT_VERSION, Artifact, load_artifact
+    from .modeling.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from .text.encoder import TextEncoder
+    from .export.build import export_artifact
+    from .modeling.from_artifact import artifact_model_config, load_eager_model
+    from .modeling.net import ProbabilityModel, SentimentNet, SentimentNetConfig
+    from .export.parity import ParityReport, check_parity, verify_artifact
+    from .serving.runtime import Prediction, SentimentModel
+    from .text.spec import SPEC_VERSION, PreprocessingSpec
+    from .text.vocabulary import Vocabulary
 
 
 def __getattr__(name: str) -> Any:
@@ -87,10 +90,12 @@ __all__ = [
     "TextEncoder",
     "Vocabulary",
     "VocabularyError",
+    "artifact_model_config",
     "check_parity",
     "export_artifact",
     "load_artifact",
     "load_checkpoint",
+    "load_eager_model",
     "save_checkpoint",
     "verify_artifact",
 ]

@@ -62,7 +62,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The artifact directory exported from ``small_checkpoint`` once per session; never modify it
     (copy it with ``shutil.copytree`` first)."""
-    from sentiment_export.export import export_artifact
+    from sentiment_export.export.build import export_artifact
 
     with _torch_threads(1):
         return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0")

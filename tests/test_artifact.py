@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from sentiment_export import ARTIFACT_FORMAT_VERSION, ArtifactError, load_artifact, load_checkpoint
-from sentiment_export import artifact as artifact_module
-from sentiment_export.artifact import ROLE_FILENAMES, pack_artifact
+from sentiment_export import load_eager_model
+from sentiment_export.artifact import loader as artifact_module
+from sentiment_export.artifact.loader import ROLE_FILENAMES, pack_artifact
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
 
@@ -57,7 +58,7 @@ def test_encoder_and_eager_model_match_the_checkpoint(exported_artifact: Path, s
     texts = ["Great battery, awful screen.", "", "visit www.example.com 4 more 123"]
     ids = artifact.encoder().encode(texts)
     np.testing.assert_array_equal(ids, checkpoint.build_encoder().encode(texts))
-    model = artifact.build_model()
+    model = load_eager_model(artifact)
     assert not model.training
     with torch.no_grad():
         torch.testing.assert_close(model(torch.from_numpy(ids)), checkpoint.build_model()(torch.from_numpy(ids)), rtol=0, atol=0)

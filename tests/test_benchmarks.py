@@ -72,7 +72,7 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(gpu_check
                                                                        small_test_file: Path) -> None:
     # the GPU script's table and parity logic, run with CPU sessions (same code path but the device)
     from sentiment_export import SentimentModel
-    from sentiment_export.artifact import load_artifact
+    from sentiment_export.artifact.loader import load_artifact
 
     artifact = load_artifact(exported_artifact)
     texts, labels = run_all._read(small_test_file, 10)

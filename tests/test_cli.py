@@ -13,8 +13,8 @@ import onnx
 import pytest
 
 from sentiment_export import load_artifact
-from sentiment_export.cli import build_parser, main
-from sentiment_export.manifest import file_table
+from sentiment_export.cli.main import build_parser, main
+from sentiment_export.artifact.manifest import file_table
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sentiment_export import SentimentModel
-from sentiment_export.cli_predict import EXIT_BAD_INPUT, register, run_predict
+from sentiment_export.cli.predict import EXIT_BAD_INPUT, register, run_predict
 
 SUMMARY = re.compile(r"^(\d+) texts?(, (\d+) lines? skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
 
@@ -106,8 +106,8 @@ def test_module_entry_point_reads_stdin(exported_artifact: Path, model: Sentimen
     ],
 )
 def test_library_errors_are_one_line_without_traceback(exported_artifact: Path, capsys, argv, message) -> None:
-    from sentiment_export import providers
-    from sentiment_export.cli import main
+    from sentiment_export.serving import providers as providers
+    from sentiment_export.cli.main import main
 
     if argv[:2] == ["--device", "cuda"] and providers.cuda_in_build():
         pytest.skip("this onnxruntime has a CUDA provider; the no-CUDA error cannot be provoked here")
@@ -118,7 +118,7 @@ def test_library_errors_are_one_line_without_traceback(exported_artifact: Path, 
 
 
 def test_a_missing_artifact_is_reported(tmp_path: Path, capsys) -> None:
-    from sentiment_export.cli import main
+    from sentiment_export.cli.main import main
 
     assert main(["predict", "--artifact", str(tmp_path / "missing"), "hi"]) == 1
     assert re.match(r"error: artifact .*missing does not exist", capsys.readouterr().err)

@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 
 from sentiment_export import PreprocessingSpec, TextEncoder
-from sentiment_export.reviews import read_reviews
-from sentiment_export.signature import TORCHSCRIPT_EXTRA_FILES
-from sentiment_export.tokenizer import Tokenizer
+from sentiment_export.data.amazon import read_reviews
+from sentiment_export.artifact.signature import TORCHSCRIPT_EXTRA_FILES
+from sentiment_export.text.tokenizer import Tokenizer
 
 from cpp_build import DemoBuild, ci_requested, missing_prerequisites, skip_or_fail
 
@@ -111,7 +111,7 @@ class PythonSide:
 
 @pytest.fixture(scope="session")
 def model_pt(exported_artifact: Path) -> Path:
-    """The TorchScript file of the session's exported artifact (sentiment_export.export)."""
+    """The TorchScript file of the session's exported artifact (sentiment_export.export.build)."""
     return exported_artifact / "model.pt"
 
 

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from sentiment_export import load_checkpoint
+from sentiment_export import load_eager_model
 from training import PRESETS, TrainConfig, resume, train
 
 pytestmark = pytest.mark.slow  # four torchrun jobs and one export: about 100 s on 2 cores
@@ -144,15 +145,15 @@ def test_a_dying_rank_ends_the_job_and_keeps_the_last_checkpoint(
 
 
 def test_distributed_checkpoint_exports_and_loads(ddp_run: tuple[Path, str], tmp_path: Path, small_test_file: Path) -> None:
-    from sentiment_export.artifact import load_artifact
-    from sentiment_export.export import export_artifact
+    from sentiment_export.artifact.loader import load_artifact
+    from sentiment_export.export.build import export_artifact
 
     best = ddp_run[0] / "best.pt"
     # A 300-review test file keeps the exporter's evaluation short (the metrics do not matter here).
     exported = export_artifact(best, out_dir=tmp_path, name="ddp", version="1.0.0", test_file=small_test_file)
     artifact = load_artifact(exported)
     assert artifact.manifest["training"]["hyperparameters"]["world_size"] == 2
-    model, encoder = artifact.build_model(), artifact.encoder()
+    model, encoder = load_eager_model(artifact), artifact.encoder()
     expected = load_checkpoint(best).build_model()
     ids = torch.from_numpy(encoder.encode(["great fun, loved it", "dull and far too long"]))
     assert torch.equal(model(ids), expected(ids))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sentiment_export import PreprocessingSpec, SpecError, TextEncoder, Vocabulary, VocabularyError
-from sentiment_export.tokenizer import Tokenizer
+from sentiment_export.text.tokenizer import Tokenizer
 
 WORDS = ["good", "bad", "movie", "the", "game", "<url>", "0", "00.0", "n't", "ca", "."]
 
@@ -157,7 +157,7 @@ ADVERSARIAL_LONG_TEXTS = [
 def snippet_texts() -> list[str]:
     from pathlib import Path
 
-    from sentiment_export.reviews import read_reviews
+    from sentiment_export.data.amazon import read_reviews
 
     path = Path(__file__).resolve().parents[1] / "training" / "default_data" / "test.ft.txt.bz2"
     return [review.text for review in read_reviews(path)[0]]

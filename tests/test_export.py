@@ -24,8 +24,9 @@ from sentiment_export import (
     load_checkpoint,
     signature,
 )
-from sentiment_export import export as export_module
-from sentiment_export.parity import (
+from sentiment_export.export import build as export_module
+from sentiment_export import artifact_model_config, load_eager_model
+from sentiment_export.export.parity import (
     eager_runner,
     onnx_runner,
     read_verification_texts,
@@ -145,8 +146,8 @@ def _random_ids(batch: int, width: int, vocab_size: int, seed: int) -> np.ndarra
     ids=["one-token", "one-longer-than-max_length", "max_length", "odd", "large-short", "large-longer-than-max_length"],
 )
 def test_exported_fp32_models_match_eager_pytorch_at_other_shapes(artifact, batch: int, width: int) -> None:
-    ids = _random_ids(batch, width, artifact.model_config().vocab_size, seed=batch * 1000 + width)
-    expected = eager_runner(artifact.build_model())(ids)
+    ids = _random_ids(batch, width, artifact_model_config(artifact).vocab_size, seed=batch * 1000 + width)
+    expected = eager_runner(load_eager_model(artifact))(ids)
     for got in (torchscript_runner(artifact.file("torchscript"))(ids), onnx_runner(artifact.file("onnx"))[0](ids)):
         assert got.shape == (batch,) and got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
@@ -188,7 +189,7 @@ def test_gate_passes_at_each_batch_size_including_texts_past_max_length(artifact
     encoder = artifact.encoder()
     assert "" in verification_texts
     assert any(len(encoder.tokenize(text)) > encoder.spec.max_length for text in verification_texts)
-    report = check_parity(artifact.build_model(), encoder, verification_texts, batch_sizes=batch_sizes, **_files(artifact))
+    report = check_parity(load_eager_model(artifact), encoder, verification_texts, batch_sizes=batch_sizes, **_files(artifact))
     assert report.passed, report.describe()
     widths = [shape[1] for shape in report.shapes]
     assert min(widths) >= 1 and encoder.spec.max_length in widths and max(widths) > encoder.spec.max_length
@@ -197,7 +198,7 @@ def test_gate_passes_at_each_batch_size_including_texts_past_max_length(artifact
 
 
 def test_gate_reports_int8_label_disagreements_with_worst_cases(artifact, verification_texts, tmp_path: Path) -> None:
-    shifted = copy.deepcopy(artifact.build_model())
+    shifted = copy.deepcopy(load_eager_model(artifact))
     with torch.no_grad():
         shifted.fc.bias += 0.5  # flips the texts whose logit lies within 0.5 of the boundary
     with export_module._known_exporter_warnings():
@@ -205,7 +206,7 @@ def test_gate_reports_int8_label_disagreements_with_worst_cases(artifact, verifi
     int8_path = export_module.quantize_onnx(onnx_path, tmp_path / "shifted.int8.onnx")
     files = {**_files(artifact), "onnx_int8": int8_path}
     report = check_parity(
-        artifact.build_model(), artifact.encoder(), verification_texts, int8_min_label_agreement=1.0, **files
+        load_eager_model(artifact), artifact.encoder(), verification_texts, int8_min_label_agreement=1.0, **files
     )
     assert not report.passed
     assert report.backends["torchscript"].passed and report.backends["onnx"].passed
@@ -219,8 +220,8 @@ def test_gate_catches_an_onnx_export_with_frozen_shapes(artifact, verification_t
     frozen = tmp_path / "frozen.onnx"
     with export_module._known_exporter_warnings():
         torch.onnx.export(  # no dynamic_axes: batch and sequence frozen at the example's (3, 11)
-            ProbabilityModel(artifact.build_model()).eval(),
-            (export_module._trace_example(artifact.model_config().vocab_size),),
+            ProbabilityModel(load_eager_model(artifact)).eval(),
+            (export_module._trace_example(artifact_model_config(artifact).vocab_size),),
             str(frozen),
             dynamo=False,
             opset_version=17,
@@ -228,7 +229,7 @@ def test_gate_catches_an_onnx_export_with_frozen_shapes(artifact, verification_t
             output_names=signature.output_names(),
         )
     files = _files(artifact) | {"onnx": frozen}
-    report = check_parity(artifact.build_model(), artifact.encoder(), verification_texts[:20], batch_sizes=(1, 5), **files)
+    report = check_parity(load_eager_model(artifact), artifact.encoder(), verification_texts[:20], batch_sizes=(1, 5), **files)
     failures = report.backends["onnx"].failures
     assert any("fixed dimensions [3, 11]" in failure for failure in failures)
     assert any(re.search(r"fails on input shape \[1, \d+\]: ", failure) for failure in failures)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sentiment_export import SentimentNet, SentimentNetConfig
-from sentiment_export.model import BIGRAM_HASH_MULTIPLIER, hashed_bigrams
+from sentiment_export.modeling.net import BIGRAM_HASH_MULTIPLIER, hashed_bigrams
 
 CONFIGS = {
     "unidirectional-last": SentimentNetConfig(vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=2),

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
-from sentiment_export import native_encoder
+from sentiment_export.text import native as native_encoder
 from sentiment_export.errors import NativeEncoderError
-from sentiment_export.reviews import read_reviews
-from sentiment_export.spec import NLTK_WORD_TOKENIZER_STEPS
+from sentiment_export.data.amazon import read_reviews
+from sentiment_export.text.spec import NLTK_WORD_TOKENIZER_STEPS
 
 from cpp_build import NativeLibrary
 
@@ -339,7 +339,7 @@ def test_not_a_sentiment_encoder_library(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_runtime_passes_the_backend_through(use_library: Path, exported_artifact: Path, real_texts: list[str]) -> None:
-    from sentiment_export.runtime import SentimentModel
+    from sentiment_export.serving.runtime import SentimentModel
 
     native = SentimentModel.load(exported_artifact, device="cpu", encoder_backend="native", intra_op_threads=1)
     python = SentimentModel.load(exported_artifact, device="cpu", encoder_backend="python", intra_op_threads=1)

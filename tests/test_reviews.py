@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sentiment_export.errors import DataFormatError
-from sentiment_export.reviews import ReviewFile, read_reviews
+from sentiment_export.data.amazon import ReviewFile, read_reviews
 from training import CsvOptions, data_files, read_csv_reviews, read_labelled_file
 
 AMAZON_LINES = [

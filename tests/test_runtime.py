@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from sentiment_export import ArtifactError, DeviceError, Prediction, SentimentModel
-from sentiment_export import providers as providers_module
-from sentiment_export.reviews import read_reviews
+from sentiment_export import load_eager_model
+from sentiment_export.serving import providers as providers_module
+from sentiment_export.data.amazon import read_reviews
 
 REPO = Path(__file__).resolve().parents[1]
 SNIPPETS_TEST = REPO / "training" / "default_data" / "test.ft.txt.bz2"
@@ -29,7 +30,7 @@ FP32_ATOL = 1e-5
 @torch.no_grad()
 def eager_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     """Reference: eager PyTorch on the artifact's own weights, one text at a time, no padding."""
-    net = model.artifact.build_model()
+    net = load_eager_model(model.artifact)
     encoder = model.artifact.encoder()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one tiny row at a time: extra threads only add overhead (30x on a busy 2-core box)
@@ -271,7 +272,7 @@ def test_cuda_provider_failing_to_start_is_an_error_and_auto_says_cpu(exported_a
 
 def test_int8_on_cuda_warns_that_fp32_is_faster_there(exported_artifact: Path, monkeypatch, caplog) -> None:
     monkeypatch.setattr(SentimentModel, "device", property(lambda self: "cuda"))  # as a CUDA session reports it
-    with caplog.at_level("WARNING", logger="sentiment_export.runtime"):
+    with caplog.at_level("WARNING", logger="sentiment_export.serving.runtime"):
         SentimentModel.load(exported_artifact, device="cpu", precision="fp32")
         assert not caplog.records
         SentimentModel.load(exported_artifact, device="cpu", precision="int8")
@@ -321,7 +322,7 @@ def test_a_missing_or_damaged_artifact_is_an_artifact_error(exported_artifact: P
 
 
 def test_packed_artifacts_load_too(exported_artifact: Path, fp32: SentimentModel, tmp_path: Path) -> None:
-    from sentiment_export.artifact import pack_artifact
+    from sentiment_export.artifact.loader import pack_artifact
 
     copy = tmp_path / exported_artifact.name
     copy.mkdir()

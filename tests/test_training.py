@@ -14,7 +14,7 @@ import torch
 
 from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, SentimentNetConfig, load_checkpoint
 from sentiment_export.errors import DeviceError
-from sentiment_export.model import hashed_bigrams
+from sentiment_export.modeling.net import hashed_bigrams
 from training import PRESETS, TrainConfig, build_vocabulary, resume, split_validation, train
 from training.__main__ import build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
@@ -270,9 +270,9 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
         calls.append((Path(checkpoint_path), options))
         return tmp_path / "artifacts" / "mine-2.0.0"
 
-    stub = types.ModuleType("sentiment_export.export")
+    stub = types.ModuleType("sentiment_export.export.build")
     stub.export_artifact = export_artifact
-    monkeypatch.setitem(sys.modules, "sentiment_export.export", stub)
+    monkeypatch.setitem(sys.modules, "sentiment_export.export.build", stub)
     argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",

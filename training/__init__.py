@@ -4,7 +4,7 @@ The CLI (``training/__main__.py``) is a thin layer over :func:`train` and
 :func:`resume`; tests and notebooks call those directly.
 """
 
-from .csv_reader import CsvOptions, read_csv_reviews
+from sentiment_export.data.csv_reader import CsvOptions, read_csv_reviews
 from .data import DEFAULT_DATA_DIR, data_files, read_labelled_file, split_validation
 from .loop import TrainConfig, TrainResult, resume, train
 from .presets import PRESETS, Hyperparameters, get_preset

@@ -19,7 +19,7 @@ import torch
 from sentiment_export.errors import SentimentExportError
 
 from . import distributed
-from .csv_reader import CsvOptions
+from sentiment_export.data.csv_reader import CsvOptions
 from .data import data_files
 from .loop import TrainConfig, TrainResult, resume, train
 from .presets import PRESETS, Hyperparameters
@@ -193,7 +193,7 @@ def _report(result: TrainResult) -> None:
 
 
 def _export(result: TrainResult, args: argparse.Namespace) -> None:
-    from sentiment_export.export import export_artifact
+    from sentiment_export.export.build import export_artifact
 
     try:
         artifact = export_artifact(

@@ -16,9 +16,9 @@ import numpy as np
 
 from sentiment_export.errors import DataFormatError
 from sentiment_export.fileio import sha256_file
-from sentiment_export.reviews import MalformedLines, Review, read_reviews
+from sentiment_export.data.amazon import MalformedLines, Review, read_reviews
 
-from .csv_reader import CsvOptions, read_csv_reviews
+from sentiment_export.data.csv_reader import CsvOptions, read_csv_reviews
 
 logger = logging.getLogger(__name__)
 

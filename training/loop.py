@@ -39,7 +39,7 @@ from sentiment_export.fileio import atomic_write_text
 
 from . import distributed
 from .batching import collate, epoch_batches, rank_share
-from .csv_reader import CsvOptions
+from sentiment_export.data.csv_reader import CsvOptions
 from .curves import save_curves
 from .data import data_files, read_labelled_file, split_validation
 from .distributed import DistContext

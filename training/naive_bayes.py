@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from sentiment_export import SentimentNet
-from sentiment_export.model import hashed_bigrams
+from sentiment_export.modeling.net import hashed_bigrams
 
 _CHUNK = 512  # rows hashed per call
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from sentiment_export import PreprocessingSpec
-from sentiment_export.tokenizer import Tokenizer
+from sentiment_export.text.tokenizer import Tokenizer
 
 GOLDEN_PATH = Path(__file__).with_name("hard_cases.jsonl")
 

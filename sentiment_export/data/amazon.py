@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataFormatError
+from ..errors import DataFormatError
 
 LABELS = {b"__label__1": 0, b"__label__2": 1}
 """Label token -> class (0 = negative, 1 = positive)."""

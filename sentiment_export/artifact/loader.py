@@ -30,14 +30,11 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from .encoder import TextEncoder
-from .errors import ArtifactError, SpecError, VocabularyError
-from .fileio import sha256_file
-
-if TYPE_CHECKING:  # torch is imported only by the methods that need it, so serving never loads it
-    from .model import SentimentNet, SentimentNetConfig
+from ..text.encoder import TextEncoder
+from ..errors import ArtifactError, SpecError, VocabularyError
+from ..fileio import sha256_file
 
 ARTIFACT_FORMAT_VERSION = 1
 """Bumped whenever a reader of the previous version would misread an artifact."""
@@ -98,35 +95,6 @@ class Artifact:
                 f"artifact {self.root}: spec.json/vocab.txt do not make a valid encoder: {error} "
                 "(re-export the artifact with this sentiment_export)"
             ) from error
-
-    def model_config(self) -> SentimentNetConfig:
-        """The network's hyper-parameters, as recorded in the manifest."""
-        from .model import SentimentNetConfig
-
-        try:
-            return SentimentNetConfig.from_dict(self.manifest["model"]["config"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ArtifactError(
-                f"artifact {self.root}: manifest.json has no valid model.config ({error}); re-export the artifact"
-            ) from error
-
-    def build_model(self) -> SentimentNet:
-        """Eager PyTorch SentimentNet from weights.safetensors, in eval mode."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        from .model import SentimentNet
-
-        model = SentimentNet(self.model_config())
-        try:
-            model.load_state_dict(load_file(self.file("weights")))
-        except (SafetensorError, RuntimeError) as error:
-            first_line = str(error).splitlines()[0]
-            raise ArtifactError(
-                f"artifact {self.root}: weights.safetensors does not fit the manifest's model config: "
-                f"{first_line} (re-export the artifact)"
-            ) from error
-        return model.eval()
 
 
 def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike[str] | None = None) -> Artifact:

@@ -33,7 +33,7 @@ from pathlib import Path
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_errors
 
-from .errors import ArtifactError, DeviceError
+from ..errors import ArtifactError, DeviceError
 
 logger = logging.getLogger(__name__)
 

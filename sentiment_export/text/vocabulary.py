@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .errors import VocabularyError
-from .fileio import atomic_write_text
+from ..errors import VocabularyError
+from ..fileio import atomic_write_text
 from .spec import PreprocessingSpec
 
 

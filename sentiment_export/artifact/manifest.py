@@ -1,7 +1,7 @@
 """What an artifact's manifest.json records about where the artifact came from.
 
 Validation of the name and semantic version, the software versions, the git
-commit and the per-file table; :mod:`sentiment_export.export` assembles the
+commit and the per-file table; :mod:`sentiment_export.export.build` assembles the
 whole manifest from these.
 """
 
@@ -15,7 +15,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
-from .fileio import sha256_file
+from ..fileio import sha256_file
 
 # semver.org's recommended pattern (2.0.0), anchored.
 _SEMVER = re.compile(

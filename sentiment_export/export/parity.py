@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import signature
-from .artifact import load_artifact
-from .encoder import TextEncoder
-from .errors import ArtifactError, ParityError
-from .model import ProbabilityModel, SentimentNet
-from .providers import create_session, session_options
+from ..artifact import signature
+from ..artifact.loader import load_artifact
+from ..text.encoder import TextEncoder
+from ..errors import ArtifactError, ParityError
+from ..modeling.from_artifact import load_eager_model
+from ..modeling.net import ProbabilityModel, SentimentNet
+from ..serving.providers import create_session, session_options
 
 FP32_ATOL = 1e-5
 """Largest allowed |exported - eager| on a probability for the fp32 models (TorchScript, ONNX)."""
@@ -385,7 +386,7 @@ def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> Parity
         raise ArtifactError(f"artifact {artifact.root}: verification.json is not a list of texts ({error}); re-export") from error
     batch_sizes = artifact.manifest.get("metrics", {}).get("parity", {}).get("batch_sizes") or list(BATCH_SIZES)
     return check_parity(
-        artifact.build_model(),
+        load_eager_model(artifact),
         artifact.encoder(),
         texts,
         torchscript=artifact.file("torchscript"),

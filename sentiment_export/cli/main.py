@@ -16,15 +16,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import SentimentExportError
-from .model_card import describe_split
+from ..errors import SentimentExportError
+from ..artifact.model_card import describe_split
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .artifact import load_artifact
-    from .export import export_artifact
+    from ..artifact.loader import load_artifact
+    from ..export.build import export_artifact
 
     directory = export_artifact(
         args.checkpoint,
@@ -44,7 +44,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from .artifact import load_artifact
+    from ..artifact.loader import load_artifact
 
     manifest = load_artifact(args.artifact).manifest
     print(json.dumps(manifest, indent=2, ensure_ascii=False) if args.json else _describe(manifest))
@@ -52,7 +52,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from .parity import verify_artifact
+    from ..export.parity import verify_artifact
 
     report = verify_artifact(args.artifact)
     print(f"checksums ok: every file of {args.artifact} matches manifest.json")
@@ -144,7 +144,7 @@ def _set_threads(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`cli_predict`)."""
-    from .cli_predict import register as register_predict
+    from .predict import register as register_predict
 
     parser = argparse.ArgumentParser(
         prog="sentiment-export",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .errors import SpecError
+from ..errors import SpecError
 from .spec import NLTK_WORD_TOKENIZER_STEPS, PreprocessingSpec
 
 _GROUP_REFERENCE = re.compile(r"\$(\d+)")

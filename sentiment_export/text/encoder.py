@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError
-from .fileio import atomic_write_text
-from .native_encoder import create_native_encoder
+from ..errors import SpecError
+from ..fileio import atomic_write_text
+from .native import create_native_encoder
 from .spec import PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
@@ -27,7 +27,7 @@ class TextEncoder:
 
     ``backend`` chooses who computes ids (:meth:`encode_ids`, :meth:`encode_ids_batch`,
     :meth:`encode`): ``"python"`` (the reference), ``"native"`` (the C++
-    encoder of cpp_demo via :mod:`sentiment_export.native_encoder`, same ids;
+    encoder of cpp_demo via :mod:`sentiment_export.text.native`, same ids;
     :class:`NativeEncoderError` when it is unavailable) or ``"auto"`` (native
     when its library is installed, else Python); :meth:`tokenize_batch` too,
     while :meth:`tokenize` always comes from Python. ``native_threads``: threads the native backend

@@ -17,12 +17,12 @@ from typing import Any
 
 import torch
 
-from .encoder import TextEncoder
-from .errors import CheckpointError
-from .fileio import atomic_write_bytes
-from .model import SentimentNet, SentimentNetConfig
-from .spec import PreprocessingSpec
-from .vocabulary import Vocabulary
+from ..text.encoder import TextEncoder
+from ..errors import CheckpointError
+from ..fileio import atomic_write_bytes
+from .net import SentimentNet, SentimentNetConfig
+from ..text.spec import PreprocessingSpec
+from ..text.vocabulary import Vocabulary
 
 CHECKPOINT_FORMAT = 1
 

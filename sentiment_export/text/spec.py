@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .errors import SpecError
+from ..errors import SpecError
 
 SPEC_VERSION = 1
 """Bumped whenever a reader of an older spec would encode some text differently."""

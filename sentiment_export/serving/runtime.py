@@ -25,8 +25,8 @@ What a text's score means, for every input:
   from fp32 (by up to ~0.12); labels agree with fp32 on >= 99% of texts
   (tested). Use fp32 when a score must be reproducible text by text.
 
-Inputs are validated by :func:`sentiment_export.inputs.as_text_list`; devices
-and threads are chosen by :mod:`sentiment_export.providers` (read its doc for
+Inputs are validated by :func:`sentiment_export.serving.inputs.as_text_list`; devices
+and threads are chosen by :mod:`sentiment_export.serving.providers` (read its doc for
 the defaults and the GPU rules).
 """
 
@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from . import signature
-from .artifact import Artifact, load_artifact
-from .encoder import TextEncoder
-from .errors import ArtifactError
+from ..artifact import signature
+from ..artifact.loader import Artifact, load_artifact
+from ..text.encoder import TextEncoder
+from ..errors import ArtifactError
 from .inputs import Texts, as_text_list
 from .providers import create_session, session_options
 
@@ -128,7 +128,7 @@ class SentimentModel:
         (``model.int8.onnx``, dynamically quantized weights: faster on CPU,
         labels agree with fp32 on >= 99% of texts). ``batch_size``: texts per
         onnxruntime run. ``intra_op_threads`` / ``session_options``: see
-        :mod:`sentiment_export.providers` for the defaults (at most 4 threads,
+        :mod:`sentiment_export.serving.providers` for the defaults (at most 4 threads,
         no spinning). ``encoder_backend``: the :class:`TextEncoder` backend
         (``"auto"``, ``"python"`` or ``"native"``; same ids either way).
 
@@ -199,7 +199,7 @@ class SentimentModel:
 
         A single ``str`` (or UTF-8 ``bytes``) is one text. Raises ``TypeError``
         / ``ValueError`` naming the offending index for input that is not
-        text (see :func:`sentiment_export.inputs.as_text_list`).
+        text (see :func:`sentiment_export.serving.inputs.as_text_list`).
         """
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
         scores = np.empty(len(rows), dtype=np.float32)

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NativeEncoderError
+from ..errors import NativeEncoderError
 from .spec import PreprocessingSpec
 from .vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
-DEFAULT_LIBRARY = Path(__file__).resolve().parents[1] / "build" / "libsentiment_encoder.so"
+DEFAULT_LIBRARY = Path(__file__).resolve().parents[2] / "build" / "libsentiment_encoder.so"
 BACKENDS = ("auto", "python", "native")
 ABI_VERSION = 2
 """The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""

@@ -1,7 +1,7 @@
 """Labelled reviews from a CSV file (a text column and a label column, names configurable).
 
 Rows that cannot become an example are counted by reason, like the Amazon
-format reader does (:class:`sentiment_export.reviews.MalformedLines`), or
+format reader does (:class:`sentiment_export.data.amazon.MalformedLines`), or
 raise :class:`DataFormatError` with ``strict=True``.
 """
 
@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentiment_export.errors import DataFormatError
-from sentiment_export.reviews import MalformedLines, Review
+from ..errors import DataFormatError
+from .amazon import MalformedLines, Review
 
 
 @dataclass(frozen=True)

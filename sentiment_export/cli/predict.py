@@ -144,7 +144,7 @@ def _open_input(name: str | None) -> contextlib.AbstractContextManager[BinaryIO]
 
 def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Handler of ``predict``: load the model once, score every text, print the summary on stderr."""
-    from .runtime import SentimentModel  # imported here so that other subcommands do not load onnxruntime
+    from ..serving.runtime import SentimentModel  # imported here so that other subcommands do not load onnxruntime
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr

@@ -1,0 +1,1 @@
+"""``python -m sentiment_export``: thin argparse faces over the library."""

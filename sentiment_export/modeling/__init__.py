@@ -1,0 +1,1 @@
+"""SentimentNet, its config and checkpoints (torch)."""
