@@ -22,8 +22,8 @@ from sentiment_export import (
     export_artifact,
     load_artifact,
     load_checkpoint,
-    signature,
 )
+from sentiment_export.artifact import signature
 from sentiment_export.export import build as export_module
 from sentiment_export import artifact_model_config, load_eager_model
 from sentiment_export.export.parity import (
