@@ -20,7 +20,8 @@ from .errors import (
 # SentimentModel then never imports torch (~3-6 s and ~600 MB RSS on a 2-core box, measured by
 # benchmarks/run_all.py's cold-start row); training, export and the eager model still do.
 _LAZY = {
-    "ARTIFACT_FORMAT_VERSION": "artifact.loader",
+    "ARTIFACT_FORMAT_VERSION": "artifact.manifest",
+    "Manifest": "artifact.manifest",
     "Artifact": "artifact.loader",
     "load_artifact": "artifact.loader",
     "Checkpoint": "modeling.checkpoint",
@@ -44,7 +45,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .artifact.loader import ARTIFACT_FORMAT_VERSION, Artifact, load_artifact
+    from .artifact.loader import Artifact, load_artifact
+    from .artifact.manifest import ARTIFACT_FORMAT_VERSION, Manifest
     from .modeling.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from .text.encoder import TextEncoder
     from .export.build import export_artifact
@@ -77,6 +79,7 @@ __all__ = [
     "CheckpointError",
     "DataFormatError",
     "DeviceError",
+    "Manifest",
     "ParityError",
     "ParityReport",
     "Prediction",

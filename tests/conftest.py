@@ -65,7 +65,7 @@ def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathF
     from sentiment_export.export.build import export_artifact
 
     with _torch_threads(1):
-        return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0")
+        return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0").root
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ import torch
 
 from sentiment_export import ARTIFACT_FORMAT_VERSION, ArtifactError, load_artifact, load_checkpoint
 from sentiment_export import load_eager_model
-from sentiment_export.artifact import loader as artifact_module
-from sentiment_export.artifact.loader import ROLE_FILENAMES, pack_artifact
+from sentiment_export.artifact import archive as artifact_module
+from sentiment_export.artifact.archive import pack_artifact
+from sentiment_export.artifact.layout import ROLE_FILENAMES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
 
@@ -41,7 +42,7 @@ def _rewrite_manifest(directory: Path, **changes: object) -> None:
 def test_loads_a_directory_and_names_every_role(exported_artifact: Path) -> None:
     artifact = load_artifact(exported_artifact)
     assert artifact.root == exported_artifact
-    assert artifact.manifest["format_version"] == ARTIFACT_FORMAT_VERSION
+    assert artifact.manifest.to_dict()["format_version"] == ARTIFACT_FORMAT_VERSION
     for role, filename in ROLE_FILENAMES.items():
         assert artifact.file(role) == exported_artifact / filename
         assert artifact.file(role).is_file()
@@ -145,7 +146,7 @@ def test_pack_round_trip(artifact_copy: Path, tmp_path: Path, fmt: str) -> None:
     assert archive == artifact_copy.with_name(f"{artifact_copy.name}.{fmt}")
     unpacked = load_artifact(archive, extract_to=tmp_path / "unpacked")
     assert unpacked.root == tmp_path / "unpacked" / artifact_copy.name
-    assert unpacked.manifest == load_artifact(artifact_copy).manifest
+    assert unpacked.manifest.to_dict() == load_artifact(artifact_copy).manifest.to_dict()
     for role in ROLE_FILENAMES:
         assert unpacked.file(role).read_bytes() == (artifact_copy / ROLE_FILENAMES[role]).read_bytes()
     default = load_artifact(archive)  # into a temporary directory

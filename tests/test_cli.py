@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -34,7 +35,7 @@ def test_info_prints_the_manifest_readably(exported_artifact: Path, capsys) -> N
 
 def test_info_json_is_the_manifest(exported_artifact: Path, capsys) -> None:
     assert main(["info", "--json", str(exported_artifact)]) == 0
-    assert json.loads(capsys.readouterr().out) == load_artifact(exported_artifact).manifest
+    assert json.loads(capsys.readouterr().out) == load_artifact(exported_artifact).manifest.to_dict()
 
 
 def test_verify_passes_on_a_good_artifact(exported_artifact: Path, capsys) -> None:
@@ -60,7 +61,8 @@ def test_verify_fails_when_a_model_disagrees_even_with_consistent_checksums(arti
     onnx.save(model, str(path))
     manifest = json.loads((artifact_copy / "manifest.json").read_text(encoding="utf-8"))
     roles = {name: entry["role"] for name, entry in manifest["files"].items()}
-    manifest["files"] = file_table(artifact_copy, {role: name for name, role in roles.items()})
+    table = file_table(artifact_copy, {role: name for name, role in roles.items()})
+    manifest["files"] = {name: dataclasses.asdict(entry) for name, entry in table.items()}
     (artifact_copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert main(["verify", str(artifact_copy)]) == 1
     out = capsys.readouterr().out
@@ -88,8 +90,8 @@ def test_export_force_pack_and_run_curves(small_checkpoint: Path, small_test_fil
     artifact = load_artifact(stale)
     assert artifact.file("curves_data").read_text() == (run / "history.json").read_text()
     assert artifact.file("curves_plot").read_bytes() == b"\x89PNG from training"
-    assert artifact.manifest["metrics"]["test"]["examples"] == 300
-    assert load_artifact(f"{stale}.zip").manifest == artifact.manifest
+    assert artifact.manifest.to_dict()["metrics"]["test"]["examples"] == 300
+    assert load_artifact(f"{stale}.zip").manifest.to_dict() == artifact.manifest.to_dict()
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["cli-2.1.0", "cli-2.1.0.zip"]
 
 

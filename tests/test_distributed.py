@@ -151,8 +151,8 @@ def test_distributed_checkpoint_exports_and_loads(ddp_run: tuple[Path, str], tmp
     best = ddp_run[0] / "best.pt"
     # A 300-review test file keeps the exporter's evaluation short (the metrics do not matter here).
     exported = export_artifact(best, out_dir=tmp_path, name="ddp", version="1.0.0", test_file=small_test_file)
-    artifact = load_artifact(exported)
-    assert artifact.manifest["training"]["hyperparameters"]["world_size"] == 2
+    artifact = load_artifact(exported.root)
+    assert artifact.manifest.to_dict()["training"]["hyperparameters"]["world_size"] == 2
     model, encoder = load_eager_model(artifact), artifact.encoder()
     expected = load_checkpoint(best).build_model()
     ids = torch.from_numpy(encoder.encode(["great fun, loved it", "dull and far too long"]))

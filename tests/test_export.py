@@ -24,7 +24,8 @@ from sentiment_export import (
     load_checkpoint,
 )
 from sentiment_export.artifact import signature
-from sentiment_export.export import build as export_module
+from sentiment_export.export import build as build_module
+from sentiment_export.export import exporters as export_module
 from sentiment_export import artifact_model_config, load_eager_model
 from sentiment_export.export.parity import (
     eager_runner,
@@ -58,7 +59,7 @@ def _files(artifact) -> dict[str, Path]:
 
 def test_artifact_holds_every_file_with_checksums(artifact) -> None:
     assert artifact.root.name == "tiny-1.0.0"
-    listed = artifact.manifest["files"]
+    listed = artifact.manifest.to_dict()["files"]
     for role in ROLES:
         assert artifact.file(role).stat().st_size > 0
         if role != "manifest":
@@ -68,7 +69,7 @@ def test_artifact_holds_every_file_with_checksums(artifact) -> None:
 
 
 def test_manifest_records_origin_signature_data_and_metrics(artifact, small_checkpoint: Path) -> None:
-    manifest = artifact.manifest
+    manifest = artifact.manifest.to_dict()
     assert manifest["format_version"] == 1 and manifest["name"] == "tiny" and manifest["version"] == "1.0.0"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_utc"])
     assert manifest["git"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git"]["commit"])
@@ -105,7 +106,7 @@ def test_torchscript_file_alone_carries_spec_vocab_and_manifest(artifact) -> Non
     assert extra["spec.json"] == artifact.file("spec").read_bytes()
     assert extra["vocab.txt"] == artifact.file("vocab").read_bytes()
     embedded = json.loads(extra["manifest.json"])
-    assert (embedded["name"], embedded["version"], embedded["signature"]) == ("tiny", "1.0.0", artifact.manifest["signature"])
+    assert (embedded["name"], embedded["version"], embedded["signature"]) == ("tiny", "1.0.0", artifact.manifest.to_dict()["signature"])
     assert "files" not in embedded  # a file cannot hold its own checksum
 
 
@@ -124,7 +125,7 @@ def test_model_card_tells_a_person_what_and_how(artifact) -> None:
     for heading in ("# Model card: tiny 1.0.0", "## Data", "## Metrics", "## Intended use", "## Limitations", "## How to load it"):
         assert heading in card
     assert "SentimentModel.load" in card and "torch::jit::load" in card
-    assert f"{artifact.manifest['metrics']['test']['int8']['accuracy']:.2%}" in card
+    assert f"{artifact.manifest.to_dict()['metrics']['test']['int8']['accuracy']:.2%}" in card
 
 
 # --- the exported files at shapes other than the trace example's (3, 11) -------------------------
@@ -253,17 +254,17 @@ def _dropout_on(model: SentimentNet) -> ProbabilityModel:
 
 
 @pytest.mark.parametrize(
-    ("attribute", "replacement", "message"),
+    ("module", "attribute", "replacement", "message"),
     [
-        ("export_onnx", _perturbed_onnx, r"(?s)onnx \(fp32\): max abs diff .* -> FAIL.*max abs diff \S+ > tolerance 1e-05"),
-        ("_probability_model", _dropout_on, r"(?s)torchscript \(fp32\): max abs diff .* -> FAIL.*text \d+ \(batch size"),
+        (build_module, "export_onnx", _perturbed_onnx, r"(?s)onnx \(fp32\): max abs diff .* -> FAIL.*max abs diff \S+ > tolerance 1e-05"),
+        (export_module, "_probability_model", _dropout_on, r"(?s)torchscript \(fp32\): max abs diff .* -> FAIL.*text \d+ \(batch size"),
     ],
     ids=["onnx-weights-differ", "torchscript-dropout-left-on"],
 )
 def test_broken_export_fails_the_gate_and_writes_nothing(
-    small_checkpoint: Path, small_test_file: Path, tmp_path: Path, monkeypatch, attribute, replacement, message
+    small_checkpoint: Path, small_test_file: Path, tmp_path: Path, monkeypatch, module, attribute, replacement, message
 ) -> None:
-    monkeypatch.setattr(export_module, attribute, replacement)
+    monkeypatch.setattr(module, attribute, replacement)
     out = tmp_path / "artifacts"
     with pytest.raises(ParityError, match=message):
         export_artifact(small_checkpoint, out_dir=out, name="broken", test_file=small_test_file, pack="zip")

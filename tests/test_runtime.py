@@ -322,7 +322,7 @@ def test_a_missing_or_damaged_artifact_is_an_artifact_error(exported_artifact: P
 
 
 def test_packed_artifacts_load_too(exported_artifact: Path, fp32: SentimentModel, tmp_path: Path) -> None:
-    from sentiment_export.artifact.loader import pack_artifact
+    from sentiment_export.artifact.archive import pack_artifact
 
     copy = tmp_path / exported_artifact.name
     copy.mkdir()

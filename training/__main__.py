@@ -209,7 +209,7 @@ def _export(result: TrainResult, args: argparse.Namespace) -> None:
             f"{error}\nThe trained model is kept in {result.best_checkpoint}; export it again with "
             f"`python -m sentiment_export export --checkpoint {result.best_checkpoint}`"
         ) from error
-    print(f"artifact: {artifact}")
+    print(f"artifact: {artifact.root}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,63 +20,26 @@ paths, ``..``, links and device files.
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import shutil
-import stat
-import tarfile
-import tempfile
-import zipfile
-import zlib
-from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from pathlib import Path
 
-from ..text.encoder import TextEncoder
 from ..errors import ArtifactError, SpecError, VocabularyError
 from ..fileio import sha256_file
-
-ARTIFACT_FORMAT_VERSION = 1
-"""Bumped whenever a reader of the previous version would misread an artifact."""
-
-MANIFEST_FILENAME = "manifest.json"
-
-ROLE_FILENAMES: dict[str, str] = {
-    "torchscript": "model.pt",
-    "onnx": "model.onnx",
-    "onnx_int8": "model.int8.onnx",
-    "weights": "weights.safetensors",
-    "spec": "spec.json",
-    "vocab": "vocab.txt",
-    "manifest": MANIFEST_FILENAME,
-    "model_card": "MODEL_CARD.md",
-    "curves_data": "curves.json",
-    "curves_plot": "curves.png",
-    "verification": "verification.json",
-}
-"""Role -> file name inside the artifact; every role is required."""
-
-PACK_FORMATS = ("tar.gz", "zip")
-
-_COPY_CHUNK = 1 << 20
-
-MAX_UNPACKED_BYTES = 4 << 30
-"""An archive whose members add up to more is refused before anything is written (a
-decompression bomb fills the disk otherwise); the largest artifact measured is ~125 MB."""
-
-MAX_MEMBERS = 256
-"""Likewise for the number of members; an artifact holds a dozen files."""
+from ..text.encoder import TextEncoder
+from .archive import unpack_archive
+from .layout import MANIFEST_FILENAME, ROLE_FILENAMES
+from .manifest import FileEntry, Manifest
 
 
 class Artifact:
     """A loaded and verified artifact; construct it with :func:`load_artifact`."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
         self.manifest = manifest
 
     def __repr__(self) -> str:
-        return f"Artifact({self.manifest.get('name')!r}, {self.manifest.get('version')!r}, root={str(self.root)!r})"
+        return f"Artifact({self.manifest.name!r}, {self.manifest.version!r}, root={str(self.root)!r})"
 
     def file(self, role: str) -> Path:
         """Path of the file playing ``role`` (see :data:`ROLE_FILENAMES`)."""
@@ -113,19 +76,18 @@ def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike
     if path.is_dir():
         root = path
     elif path.is_file():
-        root = _find_root(_unpack(path, extract_to))
+        root = _find_root(unpack_archive(path, extract_to))
     else:
         raise ArtifactError(
             f"artifact {path} does not exist (expected a directory from `python -m sentiment_export export` "
             "or a .tar.gz/.zip made with --pack)"
         )
     manifest = _read_manifest(root)
-    _check_format_version(root, manifest)
     _check_files(root, manifest)
     return Artifact(root, manifest)
 
 
-def _read_manifest(root: Path) -> dict[str, Any]:
+def _read_manifest(root: Path) -> Manifest:
     manifest_path = root / MANIFEST_FILENAME
     if not manifest_path.is_file():
         raise ArtifactError(
@@ -133,47 +95,27 @@ def _read_manifest(root: Path) -> dict[str, Any]:
             "(export one with `python -m sentiment_export export --checkpoint CKPT`)"
         )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ArtifactError(
-            f"artifact {root}: {MANIFEST_FILENAME} is not valid JSON ({error}); the file is corrupted, re-export"
-        ) from error
-    if not isinstance(manifest, dict):
-        raise ArtifactError(f"artifact {root}: {MANIFEST_FILENAME} must hold a JSON object")
-    return manifest
+        text = manifest_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ArtifactError(f"artifact {root}: {MANIFEST_FILENAME} is not UTF-8 ({error}); the file is corrupted, re-export") from error
+    return Manifest.from_json(text, source=f"artifact {root}: {MANIFEST_FILENAME}")
 
 
-def _check_format_version(root: Path, manifest: dict[str, Any]) -> None:
-    found = manifest.get("format_version")
-    if found == ARTIFACT_FORMAT_VERSION:
-        return
-    if isinstance(found, int) and found > ARTIFACT_FORMAT_VERSION:
-        raise ArtifactError(
-            f"artifact {root} has format version {found}, newer than the version this sentiment_export "
-            f"reads ({ARTIFACT_FORMAT_VERSION}); upgrade sentiment_export to load it"
-        )
-    raise ArtifactError(
-        f"artifact {root} has format version {found!r}; this sentiment_export reads format version "
-        f"{ARTIFACT_FORMAT_VERSION} only (re-export the artifact with this sentiment_export)"
-    )
-
-
-def _check_files(root: Path, manifest: dict[str, Any]) -> None:
-    files = manifest.get("files")
-    if not isinstance(files, dict):
+def _check_files(root: Path, manifest: Manifest) -> None:
+    files = manifest.files
+    if not files:
         raise ArtifactError(f"artifact {root}: {MANIFEST_FILENAME} has no 'files' table; re-export the artifact")
-    listed_roles = {entry.get("role") for entry in files.values() if isinstance(entry, dict)}
+    listed_roles = {entry.role for entry in files.values()}
     missing_roles = [role for role in ROLE_FILENAMES if role != "manifest" and role not in listed_roles]
     if missing_roles:
         raise ArtifactError(
             f"artifact {root}: {MANIFEST_FILENAME} lists no file for the roles {missing_roles}; re-export the artifact"
         )
     for name, entry in files.items():
-        expected_name = ROLE_FILENAMES.get(entry.get("role")) if isinstance(entry, dict) else None
-        if expected_name != name:
+        if ROLE_FILENAMES.get(entry.role) != name:
             raise ArtifactError(
-                f"artifact {root}: {MANIFEST_FILENAME} lists {name!r} with role "
-                f"{entry.get('role') if isinstance(entry, dict) else entry!r}, which is not a file of this format"
+                f"artifact {root}: {MANIFEST_FILENAME} lists {name!r} with role {entry.role!r}, "
+                "which is not a file of this format"
             )
         _check_file(root, name, entry)
     unlisted = sorted(
@@ -188,24 +130,24 @@ def _check_files(root: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-def _check_file(root: Path, name: str, entry: dict[str, Any]) -> None:
+def _check_file(root: Path, name: str, entry: FileEntry) -> None:
     path = root / name
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise ArtifactError(f"artifact {root}: {name} is a link or not a regular file; artifacts hold plain files only")
     if not path.is_file():
         raise ArtifactError(
-            f"artifact {root}: {name} ({entry['role']}) is missing; copy the whole artifact directory, or re-export"
+            f"artifact {root}: {name} ({entry.role}) is missing; copy the whole artifact directory, or re-export"
         )
     size = path.stat().st_size
-    if size != entry.get("size"):
+    if size != entry.size:
         raise ArtifactError(
-            f"artifact {root}: {name} has {size} bytes, the manifest says {entry.get('size')} "
+            f"artifact {root}: {name} has {size} bytes, the manifest says {entry.size} "
             "(truncated or modified); copy the artifact again, or re-export"
         )
     digest = sha256_file(path)
-    if digest != entry.get("sha256"):
+    if digest != entry.sha256:
         raise ArtifactError(
-            f"artifact {root}: {name} has sha256 {digest}, the manifest says {entry.get('sha256')} "
+            f"artifact {root}: {name} has sha256 {digest}, the manifest says {entry.sha256} "
             "(corrupted or tampered with); copy the artifact again, or re-export"
         )
 
@@ -221,140 +163,3 @@ def _find_root(unpacked: Path) -> Path:
         f"archive unpacked into {unpacked} holds no {MANIFEST_FILENAME} at its top level or in a single "
         "top-level directory; pack artifacts with `python -m sentiment_export export --pack`"
     )
-
-
-# --- packing and safe unpacking -------------------------------------------------------------
-
-
-def pack_artifact(directory: str | os.PathLike[str], fmt: str) -> Path:
-    """Pack an artifact directory into ``<directory>.tar.gz`` or ``.zip`` (one top-level folder).
-
-    Written to a temporary name first and renamed, so a crash leaves no half archive.
-    """
-    directory = Path(directory)
-    if fmt not in PACK_FORMATS:
-        raise ValueError(f"pack format must be one of {PACK_FORMATS}, got {fmt!r}")
-    target = directory.with_name(f"{directory.name}.{fmt}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory.parent)
-    os.close(fd)
-    members = sorted(child for child in directory.iterdir() if child.is_file())
-    try:
-        if fmt == "tar.gz":
-            with tarfile.open(tmp_name, "w:gz") as archive:
-                for member in members:
-                    archive.add(member, arcname=f"{directory.name}/{member.name}", recursive=False)
-        else:
-            with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for member in members:
-                    archive.write(member, arcname=f"{directory.name}/{member.name}")
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _safe_member_path(archive: Path, name: str) -> PurePosixPath:
-    """The member's relative path, or ArtifactError if it could land outside the target."""
-    pure = PurePosixPath(name)
-    if not name or "\\" in name or pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise ArtifactError(
-            f"archive {archive} has the member {name!r}, which would be written outside the target "
-            "directory (absolute path, '..' or a drive); refusing to unpack it"
-        )
-    return pure
-
-
-def _unpack(archive: Path, extract_to: str | os.PathLike[str] | None) -> Path:
-    name = archive.name.lower()
-    if name.endswith((".tar.gz", ".tgz")):
-        unpack_into = _unpack_tar
-    elif name.endswith(".zip"):
-        unpack_into = _unpack_zip
-    else:
-        raise ArtifactError(
-            f"artifact {archive} is a file but not a .tar.gz, .tgz or .zip archive; "
-            "pass the artifact directory or an archive made with --pack"
-        )
-    if extract_to is None:
-        target = Path(tempfile.mkdtemp(prefix="sentiment-artifact-"))
-        atexit.register(shutil.rmtree, target, ignore_errors=True)
-    else:
-        target = Path(extract_to)
-        target.mkdir(parents=True, exist_ok=True)
-        if any(target.iterdir()):
-            raise ArtifactError(f"cannot unpack {archive} into {target}: the directory is not empty")
-    try:
-        unpack_into(archive, target)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as error:
-        raise ArtifactError(f"archive {archive} is truncated or not a valid archive ({error}); copy it again") from error
-    return target
-
-
-def _check_totals(archive: Path, sizes: list[int]) -> None:
-    """ArtifactError before any write when the members are too many or would unpack too large.
-
-    The sizes are the headers' own; both readers yield exactly that many bytes
-    per member, so the check bounds what is written.
-    """
-    if len(sizes) > MAX_MEMBERS:
-        raise ArtifactError(
-            f"archive {archive} has {len(sizes)} members, more than an artifact's {MAX_MEMBERS} at most; "
-            "refusing to unpack it (not an artifact made with --pack?)"
-        )
-    total = sum(sizes)
-    if total > MAX_UNPACKED_BYTES:
-        raise ArtifactError(
-            f"archive {archive} would unpack to {total:,} bytes, more than the {MAX_UNPACKED_BYTES:,} allowed; "
-            "refusing to unpack it (a damaged or hostile archive; unpack a trusted one yourself and pass the directory)"
-        )
-
-
-def _refuse_special(archive: Path, name: str, is_link: bool) -> None:
-    kind = "link" if is_link else "device, fifo or other special file"
-    raise ArtifactError(
-        f"archive {archive} has the member {name!r}, a {kind}; artifacts hold plain files only, refusing to unpack it"
-    )
-
-
-def _write_member(archive: Path, target: Path, relative: PurePosixPath, stream: IO[bytes] | None) -> None:
-    """Write one checked member below ``target``; ``stream`` None is a directory."""
-    destination = target.joinpath(*relative.parts)
-    if stream is None:
-        destination.mkdir(parents=True, exist_ok=True)
-        return
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with stream, open(destination, "xb") as handle:
-            shutil.copyfileobj(stream, handle, _COPY_CHUNK)
-    except FileExistsError as error:
-        raise ArtifactError(f"archive {archive} has the member {relative} twice; refusing to unpack it") from error
-
-
-def _unpack_tar(archive: Path, target: Path) -> None:
-    """Check every member's name and type first, then write them (no tarfile.extractall)."""
-    with tarfile.open(archive, "r:gz") as tar:
-        checked = []
-        for info in tar.getmembers():
-            relative = _safe_member_path(archive, info.name)
-            if not (info.isfile() or info.isdir()):
-                _refuse_special(archive, info.name, info.issym() or info.islnk())
-            checked.append((relative, info))
-        _check_totals(archive, [info.size for _, info in checked])
-        for relative, info in checked:
-            _write_member(archive, target, relative, None if info.isdir() else tar.extractfile(info))
-
-
-def _unpack_zip(archive: Path, target: Path) -> None:
-    """Check every member's name and type (Unix mode in external_attr) first, then write them."""
-    with zipfile.ZipFile(archive) as zipped:
-        checked = []
-        for info in zipped.infolist():
-            relative = _safe_member_path(archive, info.filename)
-            file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip records no Unix type
-            if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
-                _refuse_special(archive, info.filename, file_type == stat.S_IFLNK)
-            checked.append((relative, info))
-        _check_totals(archive, [info.file_size for _, info in checked])
-        for relative, info in checked:
-            _write_member(archive, target, relative, None if info.is_dir() else zipped.open(info))

@@ -1,21 +1,32 @@
-"""What an artifact's manifest.json records about where the artifact came from.
+"""The artifact's manifest as one typed object: built once by :func:`build_manifest`, written as
+``manifest.json``, and read back into the same type, checked against ``manifest.schema.json``.
 
-Validation of the name and semantic version, the software versions, the git
-commit and the per-file table; :mod:`sentiment_export.export.build` assembles the
-whole manifest from these.
+Readers (the loader, ``info``, the model card, ``verify``, the benchmarks)
+use the attributes of :class:`Manifest`; none of them walks the JSON by
+hand. The JSON layout is the one format version 1 has always had, so
+artifacts written before the type existed still load.
 """
 
 from __future__ import annotations
 
-import platform
+import dataclasses
+import functools
+import json
 import re
-import subprocess
-from datetime import datetime, timezone
-from importlib import metadata as package_metadata
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
+from ..errors import ArtifactError
 from ..fileio import sha256_file
+
+ARTIFACT_FORMAT_VERSION = 1
+"""Bumped whenever a reader of the previous version would misread an artifact."""
+
+SCHEMA_FILENAME = "manifest.schema.json"
 
 # semver.org's recommended pattern (2.0.0), anchored.
 _SEMVER = re.compile(
@@ -25,7 +36,9 @@ _SEMVER = re.compile(
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-_SOFTWARE = ("torch", "onnx", "onnxruntime", "onnxscript", "numpy", "safetensors", "nltk", "sentiment_export")
+# What the copy of the manifest embedded in model.pt leaves out: it is written before model.pt
+# exists, so model.pt's own hash, the parity figures measured on it and the export time are unknown.
+EMBEDDED_OMITS = ("files", "metrics.parity", "export.seconds")
 
 
 def validate_version(version: str) -> str:
@@ -48,43 +61,275 @@ def validate_name(name: str) -> str:
     return name
 
 
-def utc_now() -> str:
-    """Creation time as ISO 8601 UTC, to the second (``2026-11-28T16:20:14Z``)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the artifact: what it is for, and what its bytes must hash to."""
+
+    role: str
+    sha256: str
+    size: int
 
 
-def software_versions() -> dict[str, str | None]:
-    """Python and the installed versions of the packages that wrote (and must read) the artifact."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for package in _SOFTWARE:
-        try:
-            versions[package] = package_metadata.version(package)
-        except package_metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def git_state() -> dict[str, Any] | None:
-    """``{"commit", "dirty"}`` of the git checkout holding this package, or None outside git."""
-    here = Path(__file__).resolve().parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "dirty": dirty}
-
-
-def file_table(directory: Path, roles: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """``{file name: {"role", "sha256", "size"}}`` for ``roles`` (role -> file name) in ``directory``."""
+def file_table(directory: Path, roles: dict[str, str]) -> dict[str, FileEntry]:
+    """``{file name: FileEntry}`` for ``roles`` (role -> file name) in ``directory``, sorted by name."""
     table = {}
     for role, name in sorted(roles.items(), key=lambda item: item[1]):
         path = directory / name
-        table[name] = {"role": role, "sha256": sha256_file(path), "size": path.stat().st_size}
+        table[name] = FileEntry(role=role, sha256=sha256_file(path), size=path.stat().st_size)
     return table
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The network: its config (``SentimentNetConfig.to_dict()``) and size."""
+
+    config: dict[str, Any]
+    parameters: int
+    class_name: str = "SentimentNet"
+    output: str = "P(positive) = sigmoid(logit); label positive iff >= 0.5"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.class_name, "output": self.output, "config": self.config, "parameters": self.parameters}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(config=data["config"], parameters=data["parameters"], class_name=data["class"], output=data["output"])
+
+
+@dataclass(frozen=True)
+class PreprocessingInfo:
+    """A summary of spec.json for readers of the manifest (spec.json itself is authoritative)."""
+
+    spec_version: int
+    tokenizer: str
+    max_length: int
+    padding_side: str
+    truncation_side: str
+    vocabulary_size: int
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy and log loss of one model file on the test reviews."""
+
+    accuracy: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class TestMetrics:
+    """fp32 and int8 on the test file, which is named by file name and sha256 (never by a local path)."""
+
+    file: str
+    sha256: str
+    examples: int
+    malformed: dict[str, Any]
+    fp32: Scores
+    int8: Scores
+    int8_label_agreement: float
+    int8_accuracy_delta: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestMetrics:
+        return cls(**{**data, "fp32": Scores(**data["fp32"]), "int8": Scores(**data["int8"])})
+
+
+@dataclass(frozen=True)
+class BackendParity:
+    """How one exported file compared with eager PyTorch at export time."""
+
+    precision: str
+    max_abs_diff: float
+    label_agreement: float
+    texts: int
+    passed: bool
+    worst: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParitySummary:
+    """The parity gate's figures as recorded (an artifact exists only if the gate passed)."""
+
+    fp32_atol: float
+    int8_min_label_agreement: float
+    texts: int
+    batch_sizes: list[int]
+    batches: int
+    sequence_lengths: dict[str, int]
+    backends: dict[str, BackendParity]
+    passed: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParitySummary:
+        backends = {name: BackendParity(**entry) for name, entry in data["backends"].items()}
+        return cls(**{**data, "backends": backends})
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything manifest.json says: identity, provenance, signature, model, metrics and files.
+
+    ``training`` is the checkpoint's training record (preset, hyper-parameters,
+    data files by name and sha256, the data format); ``onnx``,
+    ``torchscript`` and ``export`` describe how each file was made.
+    """
+
+    name: str
+    version: str
+    created_utc: str
+    git: dict[str, Any] | None
+    software: dict[str, str | None]
+    signature: dict[str, Any]
+    model: ModelInfo
+    preprocessing: PreprocessingInfo
+    onnx: dict[str, Any]
+    torchscript: dict[str, Any]
+    training: dict[str, Any]
+    test_metrics: TestMetrics
+    training_metrics: dict[str, Any]
+    export: dict[str, Any]
+    parity: ParitySummary | None = None
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    format_version: int = ARTIFACT_FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of manifest.json (key order as written)."""
+        metrics: dict[str, Any] = {"test": dataclasses.asdict(self.test_metrics), "training": self.training_metrics}
+        if self.parity is not None:
+            metrics["parity"] = dataclasses.asdict(self.parity)
+        data: dict[str, Any] = {
+            "format_version": self.format_version,
+            "name": self.name,
+            "version": self.version,
+            "created_utc": self.created_utc,
+            "git": self.git,
+            "software": self.software,
+            "signature": self.signature,
+            "model": self.model.to_dict(),
+            "preprocessing": dataclasses.asdict(self.preprocessing),
+            "onnx": self.onnx,
+            "torchscript": self.torchscript,
+            "training": self.training,
+            "metrics": metrics,
+            "export": self.export,
+        }
+        if self.files:
+            data["files"] = {name: dataclasses.asdict(entry) for name, entry in self.files.items()}
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def embedded_json(self) -> str:
+        """The copy embedded in model.pt: this manifest without :data:`EMBEDDED_OMITS`."""
+        return dataclasses.replace(
+            self, files={}, parity=None, export={k: v for k, v in self.export.items() if k != "seconds"}
+        ).to_json()
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "manifest.json") -> Manifest:
+        """Check ``data`` against the schema and build the typed manifest; ArtifactError names the bad key."""
+        check_format_version(data, source=source)
+        validate_manifest_dict(data, source=source)
+        metrics = data["metrics"]
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            created_utc=data["created_utc"],
+            git=data.get("git"),
+            software=data["software"],
+            signature=data["signature"],
+            model=ModelInfo.from_dict(data["model"]),
+            preprocessing=PreprocessingInfo(**data["preprocessing"]),
+            onnx=data["onnx"],
+            torchscript=data["torchscript"],
+            training=data["training"],
+            test_metrics=TestMetrics.from_dict(metrics["test"]),
+            training_metrics=metrics.get("training", {}),
+            export=data["export"],
+            parity=ParitySummary.from_dict(metrics["parity"]) if "parity" in metrics else None,
+            files={name: FileEntry(**entry) for name, entry in data.get("files", {}).items()},
+            format_version=data["format_version"],
+        )
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "manifest.json") -> Manifest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ArtifactError(f"{source} is not valid JSON ({error}); the file is corrupted, re-export") from error
+        return cls.from_dict(data, source=source)
+
+
+def build_manifest(
+    *,
+    name: str,
+    version: str,
+    created_utc: str,
+    git: dict[str, Any] | None,
+    software: dict[str, str | None],
+    signature: dict[str, Any],
+    model: ModelInfo,
+    preprocessing: PreprocessingInfo,
+    onnx: dict[str, Any],
+    torchscript: dict[str, Any],
+    training: dict[str, Any],
+    test_metrics: TestMetrics,
+    checkpoint_name: str,
+) -> Manifest:
+    """The manifest of a new export, before its files and parity figures exist (a pure function).
+
+    ``training`` is the checkpoint's record without its history; its
+    ``metrics`` become the manifest's training metrics.
+    """
+    return Manifest(
+        name=validate_name(name),
+        version=validate_version(version),
+        created_utc=created_utc,
+        git=git,
+        software=software,
+        signature=signature,
+        model=model,
+        preprocessing=preprocessing,
+        onnx=onnx,
+        torchscript=torchscript,
+        training=training,
+        test_metrics=test_metrics,
+        training_metrics=training.get("metrics", {}),
+        export={"checkpoint": checkpoint_name},
+    )
+
+
+@functools.cache
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of manifest.json (shipped in the package; the C++ demo checks ``format_version``)."""
+    return json.loads(resources.files(__package__).joinpath(SCHEMA_FILENAME).read_text(encoding="utf-8"))
+
+
+def check_format_version(data: Any, *, source: str) -> None:
+    """ArtifactError unless ``data`` says it is format :data:`ARTIFACT_FORMAT_VERSION` (checked before the schema,
+    so that a newer or older artifact gets advice on what to do rather than a list of unknown keys)."""
+    found = data.get("format_version") if isinstance(data, dict) else None
+    if found == ARTIFACT_FORMAT_VERSION:
+        return
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{source} must hold a JSON object, not {type(data).__name__}; re-export the artifact")
+    if isinstance(found, int) and found > ARTIFACT_FORMAT_VERSION:
+        raise ArtifactError(
+            f"{source} has format version {found}, newer than the version this sentiment_export "
+            f"reads ({ARTIFACT_FORMAT_VERSION}); upgrade sentiment_export to load it"
+        )
+    raise ArtifactError(
+        f"{source} has format version {found!r}; this sentiment_export reads format version "
+        f"{ARTIFACT_FORMAT_VERSION} only (re-export the artifact with this sentiment_export)"
+    )
+
+
+def validate_manifest_dict(data: Any, *, source: str) -> None:
+    """ArtifactError naming the first key of ``data`` that breaks the schema, with what was expected."""
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ArtifactError(f"{source}: {where}: {error.message}; the manifest is damaged or was edited, re-export the artifact")

@@ -1,8 +1,11 @@
-"""MODEL_CARD.md: the artifact's manifest told to a person."""
+"""MODEL_CARD.md: the artifact's manifest told to a person, generated from the typed manifest."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
 
 
 def _percent(value: Any) -> str:
@@ -27,63 +30,78 @@ def describe_split(entry: dict[str, Any]) -> str:
     )
 
 
+def describe_network(config: dict[str, Any]) -> str:
+    """The network in words, from ``SentimentNetConfig.to_dict()``: both branches when it has the bag of n-grams."""
+    lstm = (
+        f"embedding {config['embedding_dim']} -> {config['num_layers']}-layer "
+        f"{'bidirectional ' if config.get('bidirectional') else ''}LSTM {config['hidden_dim']} "
+        f"({config.get('pooling', 'last')} pooling"
+        + (f", over each review's last {config['recurrent_steps']} tokens" if config.get("recurrent_steps") else "")
+        + ")"
+    )
+    if not config.get("ngram_dim"):
+        return f"SentimentNet: {lstm} -> linear -> sigmoid"
+    return (
+        f"SentimentNet: two branches whose logits are blended, then sigmoid: (1) {lstm} -> linear; "
+        f"(2) a bag of n-grams: {config['ngram_dim']}-wide vectors for every unigram and "
+        f"{config['ngram_buckets']:,} hashed bigram buckets, averaged over all tokens -> linear"
+    )
+
+
+def describe_data_format(training: dict[str, Any]) -> str:
+    """Which reader the training data went through (the checkpoint records it)."""
+    data_format = training.get("data_format") or {}
+    if isinstance(data_format, dict) and data_format.get("format") == "csv":
+        options = data_format.get("csv", {})
+        return "CSV" + (f" ({', '.join(f'{key} {value!r}' for key, value in options.items())})" if options else "")
+    return "Amazon Reviews polarity format (`__label__1` negative, `__label__2` positive)"
+
+
 def _data_rows(data: dict[str, Any]) -> list[str]:
     return [f"- {split}: {describe_split(entry)}" for split, entry in data.items() if isinstance(entry, dict)]
 
 
-def render_model_card(manifest: dict[str, Any]) -> str:
+def render_model_card(manifest: Manifest) -> str:
     """Markdown for ``MODEL_CARD.md`` from a complete manifest (metrics and parity included)."""
-    name, version = manifest["name"], manifest["version"]
-    config = manifest["model"]["config"]
-    spec = manifest["preprocessing"]
-    test = manifest["metrics"]["test"]
-    parity = manifest["metrics"]["parity"]
-    training = manifest.get("training", {})
-    software = manifest["software"]
-    backends = parity["backends"]
+    name, version = manifest.name, manifest.version
+    config, spec, test = manifest.model.config, manifest.preprocessing, manifest.test_metrics
+    training, software = manifest.training, manifest.software
     directory = f"{name}-{version}"
     lines = [
         f"# Model card: {name} {version}",
         "",
         "## What it is",
         "",
-        "A binary sentiment classifier for English review text: SentimentNet (embedding -> "
-        f"{config['num_layers']}-layer {'bidirectional ' if config['bidirectional'] else ''}LSTM -> linear -> "
-        "sigmoid). Input: a review as a raw string; output: P(positive) in [0, 1]; the label is "
-        "`positive` when P >= 0.5.",
+        "A binary sentiment classifier for English review text. Input: a review as a raw string; output: "
+        "P(positive) in [0, 1]; the label is `positive` when P >= 0.5.",
         "",
-        f"- embedding {config['embedding_dim']}, hidden {config['hidden_dim']}, pooling `{config['pooling']}`, "
-        f"vocabulary {config['vocab_size']} tokens, {manifest['model']['parameters']:,} parameters",
-        f"- preprocessing spec version {spec['spec_version']}: lower-casing, digits -> `0`, URLs -> `<url>`, "
-        f"tokenizer `{spec['tokenizer']}`, at most {spec['max_length']} tokens (longer text is cut, "
-        f"{spec['truncation_side']} side dropped)",
-        f"- created {manifest['created_utc']} with torch {software['torch']}, onnx {software['onnx']}, "
+        f"- {describe_network(config)}",
+        f"- vocabulary {config['vocab_size']} tokens, {manifest.model.parameters:,} parameters",
+        f"- preprocessing spec version {spec.spec_version}: lower-casing, digits -> `0`, URLs -> `<url>`, "
+        f"tokenizer `{spec.tokenizer}`, at most {spec.max_length} tokens (longer text is cut, "
+        f"{spec.truncation_side} side dropped)",
+        f"- created {manifest.created_utc} with torch {software['torch']}, onnx {software.get('onnx')}, "
         f"onnxruntime {software['onnxruntime']}"
-        + (f", from git commit `{manifest['git']['commit'][:12]}`" if manifest.get("git") else ""),
+        + (f", from git commit `{manifest.git['commit'][:12]}`" if manifest.git else ""),
         "",
         "## Data",
         "",
-        f"Training preset: `{training.get('preset', 'n/a')}`. Reviews in the Amazon Reviews polarity format "
-        "(`__label__1` negative, `__label__2` positive).",
+        f"Training preset: `{training.get('preset', 'n/a')}`. Reviews read as {describe_data_format(training)}.",
         "",
         *_data_rows(training.get("data", {})),
         "",
         "## Metrics",
         "",
-        f"On the test file `{test['file']}` ({test['examples']} reviews):",
+        f"On the test file `{test.file}` ({test.examples} reviews):",
         "",
         "| model | accuracy | log loss |",
         "|---|---|---|",
-        f"| fp32 (`model.onnx`, `model.pt`) | {_percent(test['fp32']['accuracy'])} | {_number(test['fp32']['loss'])} |",
-        f"| int8 (`model.int8.onnx`) | {_percent(test['int8']['accuracy'])} | {_number(test['int8']['loss'])} |",
+        f"| fp32 (`model.onnx`, `model.pt`) | {_percent(test.fp32.accuracy)} | {_number(test.fp32.loss)} |",
+        f"| int8 (`model.int8.onnx`) | {_percent(test.int8.accuracy)} | {_number(test.int8.loss)} |",
         "",
-        f"int8 labels agree with fp32 on {_percent(test['int8_label_agreement'])} of the test reviews.",
+        f"int8 labels agree with fp32 on {_percent(test.int8_label_agreement)} of the test reviews.",
         "",
-        f"Parity with eager PyTorch ({parity['texts']} texts, batch sizes {parity['batch_sizes']}, sequence "
-        f"lengths {parity['sequence_lengths']['min']}..{parity['sequence_lengths']['max']}): TorchScript max abs "
-        f"diff {backends['torchscript']['max_abs_diff']:.2g}, ONNX {backends['onnx']['max_abs_diff']:.2g} "
-        f"(tolerance {parity['fp32_atol']:g}); int8 label agreement {_percent(backends['onnx_int8']['label_agreement'])}.",
-        "",
+        *_parity_rows(manifest),
         "## Intended use",
         "",
         "Scoring the sentiment of English product or movie reviews similar to the training data, where a "
@@ -91,7 +109,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "",
         "## Limitations",
         "",
-        f"- Only the first {spec['max_length']} tokens of a text count; sarcasm, negation over long "
+        f"- Only the {'last' if spec.truncation_side == 'left' else 'first'} {spec.max_length} tokens of a text count; sarcasm, negation over long "
         "spans and mixed opinions are often misread.",
         "- Words outside the vocabulary all map to one unknown token; other domains, languages or "
         "spelling styles score worse than the metrics above.",
@@ -114,7 +132,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         'ids = artifact.encoder().encode(["Not worth the money."])         # int64 (batch, sequence), right-padded',
         "```",
         "",
-        f"C++ (libtorch {software['torch'].split('+')[0]}, the version that wrote `model.pt`): "
+        f"C++ (libtorch {str(software['torch']).split('+')[0]}, the version that wrote `model.pt`): "
         "`model.pt` carries `spec.json`, `vocab.txt` and `manifest.json` as extra files, so it is enough on its own.",
         "",
         "```cpp",
@@ -129,3 +147,22 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _parity_rows(manifest: Manifest) -> list[str]:
+    parity = manifest.parity
+    if parity is None:
+        return []
+    fp32 = ", ".join(
+        f"{name} max abs diff {backend.max_abs_diff:.2g}" for name, backend in parity.backends.items() if backend.precision == "fp32"
+    )
+    int8 = ", ".join(
+        f"{name} label agreement {_percent(backend.label_agreement)}"
+        for name, backend in parity.backends.items()
+        if backend.precision == "int8"
+    )
+    return [
+        f"Parity with eager PyTorch ({parity.texts} texts, batch sizes {parity.batch_sizes}, sequence lengths "
+        f"{parity.sequence_lengths['min']}..{parity.sequence_lengths['max']}): {fp32} (tolerance {parity.fp32_atol:g}); {int8}.",
+        "",
+    ]

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..artifact.describe import describe_manifest, export_summary
 from ..errors import SentimentExportError
-from ..artifact.model_card import describe_split
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -26,7 +26,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from ..artifact.loader import load_artifact
     from ..export.build import export_artifact
 
-    directory = export_artifact(
+    artifact = export_artifact(
         args.checkpoint,
         out_dir=args.out,
         name=args.name,
@@ -35,11 +35,10 @@ def _run_export(args: argparse.Namespace) -> int:
         pack=args.pack,
         test_file=args.test_file,
     )
-    manifest = load_artifact(directory).manifest
-    print(_summary(manifest))
+    print(export_summary(artifact.manifest))
     if args.pack:
-        print(f"archive: {directory.with_name(f'{directory.name}.{args.pack}')}")
-    print(directory)
+        print(f"archive: {artifact.root.with_name(f'{artifact.root.name}.{args.pack}')}")
+    print(artifact.root)
     return EXIT_OK
 
 
@@ -47,7 +46,7 @@ def _run_info(args: argparse.Namespace) -> int:
     from ..artifact.loader import load_artifact
 
     manifest = load_artifact(args.artifact).manifest
-    print(json.dumps(manifest, indent=2, ensure_ascii=False) if args.json else _describe(manifest))
+    print(manifest.to_json().rstrip() if args.json else describe_manifest(manifest))
     return EXIT_OK
 
 
@@ -59,64 +58,6 @@ def _run_verify(args: argparse.Namespace) -> int:
     print(report.describe())
     print("verify: OK" if report.passed else "verify: FAILED (the exported models disagree with eager PyTorch)")
     return EXIT_OK if report.passed else EXIT_FAILED
-
-
-def _summary(manifest: dict[str, Any]) -> str:
-    test = manifest["metrics"]["test"]
-    backends = manifest["metrics"]["parity"]["backends"]
-    return (
-        f"exported {manifest['name']} {manifest['version']} in {manifest['export']['seconds']:.1f} s: "
-        f"test accuracy fp32 {test['fp32']['accuracy']:.2%}, int8 {test['int8']['accuracy']:.2%}; "
-        f"max abs diff vs eager: TorchScript {backends['torchscript']['max_abs_diff']:.2g}, "
-        f"ONNX {backends['onnx']['max_abs_diff']:.2g}; int8 label agreement "
-        f"{backends['onnx_int8']['label_agreement']:.2%}"
-    )
-
-
-def _describe(manifest: dict[str, Any]) -> str:
-    """The manifest as readable lines (``info --json`` prints all of it)."""
-    git = manifest.get("git")
-    software = ", ".join(f"{name} {version}" for name, version in manifest["software"].items() if version)
-    signature = manifest["signature"]
-    test = manifest["metrics"]["test"]
-    parity = manifest["metrics"]["parity"]
-    lines = [
-        f"{manifest['name']} {manifest['version']}  (artifact format {manifest['format_version']})",
-        f"created:       {manifest['created_utc']}"
-        + (f" from git {git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else ""),
-        f"software:      {software}",
-        "signature:     "
-        + "; ".join(
-            f"{kind} {spec['name']} {spec['dtype']} ({', '.join(map(str, spec['dims']))})"
-            for kind in ("inputs", "outputs")
-            for spec in signature[kind]
-        ),
-        f"model:         SentimentNet {json.dumps(manifest['model']['config'])}, "
-        f"{manifest['model']['parameters']:,} parameters",
-        f"preprocessing: spec version {manifest['preprocessing']['spec_version']}, "
-        f"{manifest['preprocessing']['tokenizer']}, max_length {manifest['preprocessing']['max_length']}",
-        f"onnx:          opset {manifest['onnx']['opset']}, {manifest['onnx']['exporter']}",
-        f"training:      preset {manifest['training'].get('preset', 'n/a')}, "
-        f"hyper-parameters {json.dumps(manifest['training'].get('hyperparameters', {}))}",
-    ]
-    for split, entry in manifest["training"].get("data", {}).items():
-        if isinstance(entry, dict):
-            lines.append(f"  {split + ':':<12} {describe_split(entry)}")
-    lines += [
-        f"test metrics:  {test['file']} ({test['examples']} reviews): fp32 accuracy {test['fp32']['accuracy']:.2%} "
-        f"loss {test['fp32']['loss']:.4f}; int8 accuracy {test['int8']['accuracy']:.2%} loss {test['int8']['loss']:.4f}; "
-        f"int8 agrees with fp32 on {test['int8_label_agreement']:.2%}",
-        f"parity:        {'passed' if parity['passed'] else 'FAILED'} on {parity['texts']} texts, batch sizes "
-        f"{parity['batch_sizes']}: "
-        + ", ".join(
-            f"{name} max abs diff {backend['max_abs_diff']:.2g} / labels {backend['label_agreement']:.2%}"
-            for name, backend in parity["backends"].items()
-        ),
-        "files:",
-    ]
-    for name, entry in manifest["files"].items():
-        lines.append(f"  {name:<22} {entry['size']:>12,} bytes  {entry['role']:<13} sha256 {entry['sha256'][:16]}...")
-    return "\n".join(lines)
 
 
 def _add_threads_option(parser: argparse.ArgumentParser) -> None:

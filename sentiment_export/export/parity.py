@@ -384,7 +384,7 @@ def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> Parity
         texts = read_verification_texts(artifact.file("verification"))
     except (ValueError, KeyError, TypeError) as error:
         raise ArtifactError(f"artifact {artifact.root}: verification.json is not a list of texts ({error}); re-export") from error
-    batch_sizes = artifact.manifest.get("metrics", {}).get("parity", {}).get("batch_sizes") or list(BATCH_SIZES)
+    batch_sizes = artifact.manifest.parity.batch_sizes if artifact.manifest.parity else list(BATCH_SIZES)
     return check_parity(
         load_eager_model(artifact),
         artifact.encoder(),

@@ -17,7 +17,7 @@ from .net import SentimentNet, SentimentNetConfig
 def artifact_model_config(artifact: Artifact) -> SentimentNetConfig:
     """The network's hyper-parameters, as recorded in the artifact's manifest."""
     try:
-        return SentimentNetConfig.from_dict(artifact.manifest["model"]["config"])
+        return SentimentNetConfig.from_dict(artifact.manifest.model.config)
     except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(
             f"artifact {artifact.root}: manifest.json has no valid model.config ({error}); re-export the artifact"

@@ -1,0 +1,20 @@
+"""The artifact's file names, by role: the one place that names them."""
+
+from __future__ import annotations
+
+MANIFEST_FILENAME = "manifest.json"
+
+ROLE_FILENAMES: dict[str, str] = {
+    "torchscript": "model.pt",
+    "onnx": "model.onnx",
+    "onnx_int8": "model.int8.onnx",
+    "weights": "weights.safetensors",
+    "spec": "spec.json",
+    "vocab": "vocab.txt",
+    "manifest": MANIFEST_FILENAME,
+    "model_card": "MODEL_CARD.md",
+    "curves_data": "curves.json",
+    "curves_plot": "curves.png",
+    "verification": "verification.json",
+}
+"""Role -> file name inside the artifact; every role is required."""

@@ -1,0 +1,45 @@
+"""Where an artifact came from: its creation time, the software that wrote it and the git commit."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+_SOFTWARE = ("torch", "onnx", "onnxruntime", "onnxscript", "numpy", "safetensors", "nltk", "sentiment_export")
+
+
+def utc_now() -> str:
+    """Creation time as ISO 8601 UTC, to the second (``2026-11-28T16:20:14Z``)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def software_versions() -> dict[str, str | None]:
+    """Python and the installed versions of the packages that wrote (and must read) the artifact."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for package in _SOFTWARE:
+        try:
+            versions[package] = package_metadata.version(package)
+        except package_metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def git_state() -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the git checkout holding this package, or None outside git."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
