@@ -182,3 +182,34 @@ def test_tokenize_head_with_a_url_pattern_that_spans_whitespace() -> None:
     texts = [" ".join([word] * offset) + " good movie " + "x " * 40 for word in ("w", "wwwwwwww") for offset in range(12)]
     for count in range(1, 14):
         assert [tokenizer.tokenize_head(text, count) for text in texts] == [tokenizer.tokenize(text)[:count] for text in texts]
+
+
+def _recording_native_factory(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Replace the native-encoder factory by one that records (backend, threads) and builds nothing."""
+    from sentiment_export.text import encoder as encoder_module
+
+    calls: list[tuple[str, int]] = []
+
+    def record(spec, vocabulary, backend, *, threads):
+        calls.append((backend, threads))
+
+    monkeypatch.setattr(encoder_module, "create_native_encoder", record)
+    return calls
+
+
+def test_with_backend_keeps_native_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_native_factory(monkeypatch)
+    spec = PreprocessingSpec()
+    encoder = TextEncoder(spec, Vocabulary.from_tokens(["good"], spec), backend="python", native_threads=3)
+    copy = encoder.with_backend("native")
+    assert copy.native_threads == 3
+    assert calls[-1] == ("native", 3)
+
+
+def test_loading_with_the_python_backend_builds_no_native_encoder(monkeypatch: pytest.MonkeyPatch, exported_artifact) -> None:
+    calls = _recording_native_factory(monkeypatch)
+    from sentiment_export import SentimentModel
+
+    model = SentimentModel.load(exported_artifact, encoder_backend="python")
+    assert model.predict(["fine"])
+    assert [backend for backend, _ in calls] == ["python"]

@@ -198,6 +198,18 @@ def test_gate_passes_at_each_batch_size_including_texts_past_max_length(artifact
     assert report.backends["onnx_int8"].texts == len(verification_texts)
 
 
+def test_non_finite_eager_scores_fail_the_gate_naming_the_text(artifact, verification_texts) -> None:
+    """NaN compares false with every tolerance: the gate must fail on it, not pass it."""
+    poisoned = copy.deepcopy(load_eager_model(artifact))
+    with torch.no_grad():
+        poisoned.fc.bias.fill_(float("nan"))
+    report = check_parity(poisoned, artifact.encoder(), verification_texts[:10], batch_sizes=(1, 5), **_files(artifact))
+    assert not report.passed
+    for name in ("torchscript", "onnx", "onnx_int8"):
+        assert any(re.match(r"\d+ scores are not finite \(NaN or inf\): text \d+ \(batch size \d+\): eager nan", failure)
+                   for failure in report.backends[name].failures), report.backends[name].failures
+
+
 def test_gate_reports_int8_label_disagreements_with_worst_cases(artifact, verification_texts, tmp_path: Path) -> None:
     shifted = copy.deepcopy(load_eager_model(artifact))
     with torch.no_grad():

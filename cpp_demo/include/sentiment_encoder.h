@@ -30,9 +30,6 @@ typedef struct se_encoder se_encoder;
 
 SE_API int se_abi_version(void);
 
-/* The spec version (spec.json "spec_version") this library reads. */
-SE_API int se_spec_version(void);
-
 /* Fingerprint of the NLTK rule set for which encoding stops after the kept
  * head of a long text (see TextEncoder::tokenize_head). */
 SE_API uint64_t se_nltk_steps_fingerprint(void);

@@ -100,8 +100,6 @@ extern "C" {
 
 int se_abi_version(void) { return SE_ABI_VERSION; }
 
-int se_spec_version(void) { return sentiment::kSpecVersion; }
-
 uint64_t se_nltk_steps_fingerprint(void) { return sentiment::kNltkWordTokenizerFingerprint; }
 
 se_encoder* se_encoder_create(const char* spec_json, size_t spec_len, const char* vocab_text, size_t vocab_len,

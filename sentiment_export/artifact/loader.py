@@ -47,11 +47,14 @@ class Artifact:
             raise ArtifactError(f"unknown artifact file role {role!r}; known roles: {', '.join(ROLE_FILENAMES)}")
         return self.root / ROLE_FILENAMES[role]
 
-    def encoder(self) -> TextEncoder:
-        """The TextEncoder rebuilt from the artifact's own spec.json and vocab.txt."""
+    def encoder(self, *, backend: str = "auto", native_threads: int = 1) -> TextEncoder:
+        """The TextEncoder rebuilt from the artifact's own spec.json and vocab.txt, on ``backend``."""
         try:
             return TextEncoder.from_texts(
-                self.file("spec").read_text(encoding="utf-8"), self.file("vocab").read_text(encoding="utf-8")
+                self.file("spec").read_text(encoding="utf-8"),
+                self.file("vocab").read_text(encoding="utf-8"),
+                backend=backend,
+                native_threads=native_threads,
             )
         except (SpecError, VocabularyError, UnicodeDecodeError) as error:
             raise ArtifactError(

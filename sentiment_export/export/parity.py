@@ -308,7 +308,8 @@ def _compare(
             )
             continue
         for index, eager_value, exported_value in zip(indices, expected.tolist(), got.tolist()):
-            diff = abs(exported_value - eager_value) if math.isfinite(exported_value) else math.inf
+            finite = math.isfinite(exported_value) and math.isfinite(eager_value)
+            diff = abs(exported_value - eager_value) if finite else math.inf
             cases.append(
                 {
                     "text_index": index,
@@ -321,6 +322,13 @@ def _compare(
             )
     if not cases:
         return
+    non_finite = [case for case in cases if not (math.isfinite(case["eager"]) and math.isfinite(case["exported"]))]
+    if non_finite:
+        named = ", ".join(
+            f"text {case['text_index']} (batch size {case['batch_size']}): eager {case['eager']}, exported {case['exported']}"
+            for case in non_finite[:_WORST_CASES]
+        )
+        report.failures.append(f"{len(non_finite)} scores are not finite (NaN or inf): {named}")
     report.texts = len({case["text_index"] for case in cases})
     report.max_abs_diff = max(case["abs_diff"] for case in cases)
     report.label_agreement = sum(case["label_agrees"] for case in cases) / len(cases)

@@ -141,7 +141,7 @@ class SentimentModel:
         _check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path)
-        encoder = artifact.encoder().with_backend(encoder_backend)
+        encoder = artifact.encoder(backend=encoder_backend)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(
                 f"artifact {artifact.root}: its spec pads on the {encoder.spec.padding_side!r}, but SentimentNet "

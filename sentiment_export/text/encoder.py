@@ -40,6 +40,7 @@ class TextEncoder:
         self.spec = spec
         self.vocabulary = vocabulary
         self.tokenizer = Tokenizer(spec)
+        self.native_threads = native_threads
         self._native = create_native_encoder(spec, vocabulary, backend, threads=native_threads)
 
     @property
@@ -48,10 +49,11 @@ class TextEncoder:
         return "python" if self._native is None else "native"
 
     def with_backend(self, backend: str) -> TextEncoder:
-        """This encoder when ``backend`` is ``"auto"`` or already in use, else a copy on ``backend``."""
+        """This encoder when ``backend`` is ``"auto"`` or already in use, else a copy on ``backend``
+        (with the same ``native_threads``)."""
         if backend in ("auto", self.backend):
             return self
-        return TextEncoder(self.spec, self.vocabulary, backend=backend)
+        return TextEncoder(self.spec, self.vocabulary, backend=backend, native_threads=self.native_threads)
 
     def tokenize(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text)
@@ -136,10 +138,10 @@ class TextEncoder:
         self.vocabulary.save(directory / VOCAB_FILENAME)
 
     @classmethod
-    def from_texts(cls, spec_json: str, vocab_text: str, *, backend: str = "auto") -> TextEncoder:
+    def from_texts(cls, spec_json: str, vocab_text: str, *, backend: str = "auto", native_threads: int = 1) -> TextEncoder:
         """Rebuild from the contents of ``spec.json`` and ``vocab.txt``."""
         spec = PreprocessingSpec.from_json(spec_json)
-        return cls(spec, Vocabulary.from_text(vocab_text, spec), backend=backend)
+        return cls(spec, Vocabulary.from_text(vocab_text, spec), backend=backend, native_threads=native_threads)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], *, backend: str = "auto") -> TextEncoder:
