@@ -12,6 +12,8 @@ from .errors import (
     DeviceError,
     ParityError,
     SentimentExportError,
+    SignatureError,
+    SigningKeyError,
     SpecError,
     VocabularyError,
 )
@@ -39,6 +41,9 @@ _LAZY = {
     "SPEC_VERSION": "spec",
     "PreprocessingSpec": "spec",
     "Vocabulary": "vocabulary",
+    "sign_artifact": "signing",
+    "verify_signature": "signing",
+    "check_known_answers": "known_answer",
 }
 
 if TYPE_CHECKING:
@@ -51,6 +56,8 @@ if TYPE_CHECKING:
     from .runtime import Prediction, SentimentModel
     from .spec import SPEC_VERSION, PreprocessingSpec
     from .vocabulary import Vocabulary
+    from .signing import sign_artifact, verify_signature
+    from .known_answer import check_known_answers
 
 
 def __getattr__(name: str) -> Any:
@@ -82,15 +89,20 @@ __all__ = [
     "SentimentExportError",
     "SentimentModel",
     "SentimentNet",
+    "SignatureError",
+    "SigningKeyError",
     "SentimentNetConfig",
     "SpecError",
     "TextEncoder",
     "Vocabulary",
     "VocabularyError",
+    "check_known_answers",
     "check_parity",
     "export_artifact",
     "load_artifact",
     "load_checkpoint",
     "save_checkpoint",
+    "sign_artifact",
     "verify_artifact",
+    "verify_signature",
 ]

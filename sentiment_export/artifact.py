@@ -44,6 +44,10 @@ ARTIFACT_FORMAT_VERSION = 1
 
 MANIFEST_FILENAME = "manifest.json"
 
+SIGNATURE_FILENAME = "model.sig"
+"""The optional signature bundle (:mod:`sentiment_export.signing`); it covers every other file,
+so it is the one file the manifest does not list."""
+
 ROLE_FILENAMES: dict[str, str] = {
     "torchscript": "model.pt",
     "onnx": "model.onnx",
@@ -129,12 +133,22 @@ class Artifact:
         return model.eval()
 
 
-def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike[str] | None = None) -> Artifact:
+def load_artifact(
+    path: str | os.PathLike[str],
+    *,
+    extract_to: str | os.PathLike[str] | None = None,
+    public_key: str | os.PathLike[str] | None = None,
+) -> Artifact:
     """Open and verify an artifact directory, ``.tar.gz`` or ``.zip``.
 
     Verifies the format version, that every file the manifest lists is
-    present with its recorded size and sha256, and that no unlisted file lies
-    beside them. An archive is unpacked into ``extract_to`` (a new or empty
+    present with its recorded size and sha256, that no unlisted file lies
+    beside them, and that the copies embedded in ``model.pt`` equal the
+    directory's spec.json, vocab.txt and manifest
+    (:func:`sentiment_export.known_answer.check_embedded_copies`). With
+    ``public_key`` (a PEM file) the artifact must also carry a signature by
+    that key over every file (:func:`sentiment_export.signing.verify_signature`,
+    raising :class:`SignatureError`). An archive is unpacked into ``extract_to`` (a new or empty
     directory) or, by default, into a temporary directory removed when the
     interpreter exits; members with absolute paths, ``..``, links or special
     files are refused before anything is written.
@@ -154,7 +168,15 @@ def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike
     manifest = _read_manifest(root)
     _check_format_version(root, manifest)
     _check_files(root, manifest)
-    return Artifact(root, manifest)
+    artifact = Artifact(root, manifest)
+    if public_key is not None:
+        from .signing import verify_signature
+
+        verify_signature(root, public_key=public_key)
+    from .known_answer import check_embedded_copies
+
+    check_embedded_copies(artifact)
+    return artifact
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
@@ -211,7 +233,7 @@ def _check_files(root: Path, manifest: dict[str, Any]) -> None:
     unlisted = sorted(
         child.name
         for child in root.iterdir()
-        if child.name != MANIFEST_FILENAME and child.name not in files and not child.name.startswith(".")
+        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files and not child.name.startswith(".")
     )
     if unlisted:
         raise ArtifactError(

@@ -1,4 +1,4 @@
-"""``python -m sentiment_export`` / ``sentiment-export``: export, info, verify (and predict).
+"""``python -m sentiment_export`` / ``sentiment-export``: export, info, verify (and predict, sign).
 
 Thin on purpose: each subcommand maps its arguments onto one library
 function (:func:`export_artifact`, :func:`load_artifact`,
@@ -23,9 +23,12 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .artifact import load_artifact
+    from .artifact import load_artifact, pack_artifact
     from .export import export_artifact
+    from .signing import load_private_key, sign_artifact
 
+    if args.sign_with:
+        load_private_key(args.sign_with)  # a bad key fails before the export, not after it
     directory = export_artifact(
         args.checkpoint,
         out_dir=args.out,
@@ -35,6 +38,10 @@ def _run_export(args: argparse.Namespace) -> int:
         pack=args.pack,
         test_file=args.test_file,
     )
+    if args.sign_with:  # the last step: sign the finished directory, then pack the signed one
+        sign_artifact(directory, private_key=args.sign_with)
+        if args.pack:
+            pack_artifact(directory, args.pack)
     manifest = load_artifact(directory).manifest
     print(_summary(manifest))
     if args.pack:
@@ -46,19 +53,44 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     from .artifact import load_artifact
 
-    manifest = load_artifact(args.artifact).manifest
-    print(json.dumps(manifest, indent=2, ensure_ascii=False) if args.json else _describe(manifest))
+    from .signing import signed_by
+
+    artifact = load_artifact(args.artifact, public_key=args.public_key)
+    if args.json:
+        print(json.dumps(artifact.manifest, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(_describe(artifact.manifest))
+    key = signed_by(artifact.root)
+    checked = "verified with --public-key" if args.public_key else "not verified: pass --public-key"
+    print(f"signed:        yes, by key sha256 {key[:16]}... ({checked})" if key else "signed:        no")
     return EXIT_OK
 
 
 def _run_verify(args: argparse.Namespace) -> int:
+    from .artifact import load_artifact
+    from .known_answer import check_known_answers
     from .parity import verify_artifact
+    from .signing import signed_by
 
-    report = verify_artifact(args.artifact)
+    artifact = load_artifact(args.artifact, public_key=args.public_key)
     print(f"checksums ok: every file of {args.artifact} matches manifest.json")
+    key = signed_by(artifact.root)
+    if args.public_key:
+        print(f"signature ok: every file, manifest.json included, is as signed by {args.public_key} (key sha256 {key[:16]}...)")
+    else:
+        print(f"signature: not checked (no --public-key); the artifact is {'signed' if key else 'unsigned'}")
+    print("embedded copies ok: model.pt's spec.json, vocab.txt and manifest.json equal the directory's")
+    known = check_known_answers(artifact)
+    print(known.describe())
+    report = verify_artifact(artifact.root)
     print(report.describe())
-    print("verify: OK" if report.passed else "verify: FAILED (the exported models disagree with eager PyTorch)")
-    return EXIT_OK if report.passed else EXIT_FAILED
+    if not report.passed:
+        print("verify: FAILED (the exported models disagree with eager PyTorch)")
+    elif not known.passed:
+        print("verify: FAILED (model.onnx through the artifact's encoder no longer gives verification.json's probabilities)")
+    else:
+        print("verify: OK")
+    return EXIT_OK if report.passed and known.passed else EXIT_FAILED
 
 
 def _summary(manifest: dict[str, Any]) -> str:
@@ -119,6 +151,15 @@ def _describe(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _add_public_key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--public-key",
+        default=None,
+        metavar="KEY.pub",
+        help="PEM public key: the artifact must be signed by its private half, every file unchanged since (`sign`)",
+    )
+
+
 def _add_threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
@@ -143,8 +184,9 @@ def _set_threads(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand (``predict`` comes from :mod:`cli_predict`)."""
+    """The argument parser with every subcommand (``predict`` and ``sign`` come from their own modules)."""
     from .cli_predict import register as register_predict
+    from .cli_sign import register as register_sign
 
     parser = argparse.ArgumentParser(
         prog="sentiment-export",
@@ -166,25 +208,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace an existing artifact of this name and version")
     export.add_argument("--pack", choices=("tar.gz", "zip"), default=None, help="also write one archive of the artifact")
     export.add_argument("--test-file", default=None, metavar="FILE", help="reviews to evaluate on (default: the checkpoint's test file)")
+    export.add_argument("--sign-with", default=None, metavar="KEY.pem", help="sign the artifact (and the archive) with this private key, last")
     _add_threads_option(export)
     export.set_defaults(handler=_run_export)
 
     info = subparsers.add_parser("info", help="print an artifact's manifest", description="Verify checksums and print the manifest.")
     info.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
     info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
+    _add_public_key_option(info)
     info.set_defaults(handler=_run_info)
 
     verify = subparsers.add_parser(
         "verify",
         help="re-check checksums and re-run the parity gate (exit 0/1)",
-        description="Check every file's sha256, then compare TorchScript, ONNX and int8 ONNX with eager "
-        "PyTorch on the artifact's verification texts. Exit status 0 when all pass, 1 otherwise.",
+        description="Check every file's sha256, the copies embedded in model.pt and (with --public-key) the "
+        "signature; score verification.json's texts with the artifact's encoder and model.onnx against the stored "
+        "probabilities; then compare TorchScript, ONNX and int8 ONNX with eager PyTorch on those texts. "
+        "Exit status 0 when all pass, 1 otherwise.",
     )
     verify.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
+    _add_public_key_option(verify)
     _add_threads_option(verify)
     verify.set_defaults(handler=_run_verify)
 
     register_predict(subparsers)
+    register_sign(subparsers)
     return parser
 
 

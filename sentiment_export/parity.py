@@ -31,11 +31,9 @@ from . import signature
 from .artifact import load_artifact
 from .encoder import TextEncoder
 from .errors import ArtifactError, ParityError
+from .known_answer import FP32_ATOL  # one tolerance for the gate and the known-answer check
 from .model import ProbabilityModel, SentimentNet
 from .providers import create_session, session_options
-
-FP32_ATOL = 1e-5
-"""Largest allowed |exported - eager| on a probability for the fp32 models (TorchScript, ONNX)."""
 
 INT8_MIN_LABEL_AGREEMENT = 0.99
 """Smallest allowed share of texts on which the int8 model's label (p >= 0.5) matches eager's."""
