@@ -11,11 +11,13 @@ Layout of ``<name>-<version>/``::
     curves.json, curves.png training curves
     verification.json      the texts the parity gate checked, with eager PyTorch's probabilities
     MODEL_CARD.md          for people
+    model.sig              optional: a signature over every other file (sentiment_export.signing)
 
 :func:`load_artifact` is the only reader. It checks the format version, every
-listed file's presence, size and sha256, and that nothing unlisted lies
-beside them; packed archives are unpacked member by member, refusing absolute
-paths, ``..``, links and device files.
+listed file's presence, size and sha256, that nothing unlisted but the
+signature lies beside them, and that model.pt's embedded copies match (and,
+given a public key, the signature); packed archives are unpacked member by
+member, refusing absolute paths, ``..``, links and device files.
 """
 
 from __future__ import annotations
