@@ -12,6 +12,8 @@ from .errors import (
     DeviceError,
     ParityError,
     SentimentExportError,
+    SignatureError,
+    SigningKeyError,
     SpecError,
     VocabularyError,
 )
@@ -42,6 +44,9 @@ _LAZY = {
     "SPEC_VERSION": "text.spec",
     "PreprocessingSpec": "text.spec",
     "Vocabulary": "text.vocabulary",
+    "sign_artifact": "artifact.signing",
+    "verify_signature": "artifact.signing",
+    "check_known_answers": "serving.known_answer",
 }
 
 if TYPE_CHECKING:
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
     from .serving.runtime import Prediction, SentimentModel
     from .text.spec import SPEC_VERSION, PreprocessingSpec
     from .text.vocabulary import Vocabulary
+    from .artifact.signing import sign_artifact, verify_signature
+    from .serving.known_answer import check_known_answers
 
 
 def __getattr__(name: str) -> Any:
@@ -88,17 +95,22 @@ __all__ = [
     "SentimentExportError",
     "SentimentModel",
     "SentimentNet",
+    "SignatureError",
+    "SigningKeyError",
     "SentimentNetConfig",
     "SpecError",
     "TextEncoder",
     "Vocabulary",
     "VocabularyError",
     "artifact_model_config",
+    "check_known_answers",
     "check_parity",
     "export_artifact",
     "load_artifact",
     "load_checkpoint",
     "load_eager_model",
     "save_checkpoint",
+    "sign_artifact",
     "verify_artifact",
+    "verify_signature",
 ]

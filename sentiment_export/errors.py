@@ -37,3 +37,11 @@ class DeviceError(SentimentExportError, RuntimeError):
 
 class NativeEncoderError(SentimentExportError, RuntimeError):
     """The native (C++) encoder was asked for but cannot be loaded or cannot reproduce the spec."""
+
+
+class SignatureError(ArtifactError):
+    """An artifact checked against a public key is unsigned, signed by another key, or changed after signing."""
+
+
+class SigningKeyError(SentimentExportError, ValueError):
+    """A key file for signing or verifying is missing, unreadable or of an unsupported kind."""

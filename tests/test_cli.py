@@ -39,7 +39,7 @@ def test_info_json_is_the_manifest(exported_artifact: Path, capsys) -> None:
 
 
 def test_verify_passes_on_a_good_artifact(exported_artifact: Path, capsys) -> None:
-    assert main(["verify", "--threads", "1", str(exported_artifact)]) == 0
+    assert main(["verify", "--torch-threads", "1", str(exported_artifact)]) == 0
     out = capsys.readouterr().out
     assert "checksums ok" in out and "parity passed" in out and out.rstrip().endswith("verify: OK")
 
@@ -78,12 +78,12 @@ def test_export_force_pack_and_run_curves(small_checkpoint: Path, small_test_fil
     stale = tmp_path / "out" / "cli-2.1.0"
     stale.mkdir(parents=True)
     (stale / "old-file").write_text("old")
-    argv = ["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"), "--name", "cli", "--version", "2.1.0"]
+    argv = ["export", "--checkpoint", str(checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--artifact-name", "cli", "--artifact-version", "2.1.0"]
     argv += ["--test-file", str(small_test_file), "--pack", "zip"]
     assert main(argv) == 1
     assert "already exists" in capsys.readouterr().err and (stale / "old-file").exists()
 
-    assert main([*argv, "--force"]) == 0
+    assert main([*argv, "--overwrite-artifact"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == str(stale) and out[-2] == f"archive: {stale}.zip" and out[0].startswith("exported cli 2.1.0 in ")
     assert not (stale / "old-file").exists()
@@ -98,18 +98,23 @@ def test_export_force_pack_and_run_curves(small_checkpoint: Path, small_test_fil
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--version", "2"], r"model version '2' is not a semantic version"),
-        (["--name", "../x"], r"artifact name '\.\./x' is not usable as a directory name"),
+        (["--artifact-version", "2"], r"model version '2' is not a semantic version"),
+        (["--artifact-name", "../x"], r"artifact name '\.\./x' is not usable as a directory name"),
         (["--checkpoint", "missing.pt"], r"checkpoint missing\.pt does not exist"),
-        (["--threads", "0"], r"--threads must be >= 1"),
     ],
 )
-def test_export_errors_are_one_line_and_exit_1(small_checkpoint: Path, tmp_path: Path, capsys, extra, message) -> None:
-    argv = ["export", "--checkpoint", str(small_checkpoint), "--out", str(tmp_path), *extra]
-    assert main(argv) == 1
+def test_export_input_errors_are_one_line_and_exit_2(small_checkpoint: Path, tmp_path: Path, capsys, extra, message) -> None:
+    argv = ["export", "--checkpoint", str(small_checkpoint), "--artifacts-dir", str(tmp_path), *extra]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert re.search(message, err)
+
+
+def test_out_of_range_threads_are_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--checkpoint", "x.pt", "--torch-threads", "0"])
+    assert exit_info.value.code == 2 and "--torch-threads: must be between 1 and 256, got 0" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys) -> None:

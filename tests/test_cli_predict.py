@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from sentiment_export import SentimentModel
-from sentiment_export.cli.predict import EXIT_BAD_INPUT, register, run_predict
+from sentiment_export.cli.options import EXIT_USAGE
+from sentiment_export.cli.predict import register, run_predict
 
 SUMMARY = re.compile(r"^(\d+) texts?(, (\d+) lines? skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
 
@@ -62,14 +63,14 @@ def test_strict_fails_on_a_bad_line_before_printing_anything(exported_artifact: 
     data = tmp_path / "texts.txt"
     data.write_bytes(b"fine\nalso fine\n\xc3\x28 broken\n")
     status, lines, err = predict(["--artifact", str(exported_artifact), "--input", str(data), "--strict"])
-    assert status == EXIT_BAD_INPUT
+    assert status == EXIT_USAGE
     assert lines == []
     assert "error: line 3 is not valid UTF-8 (invalid continuation byte at byte 0); nothing was scored" in err
 
 
 def test_int8_and_batch_size_options_map_onto_the_runtime(exported_artifact: Path) -> None:
     texts = ["comfortable and cheap", "smells awful", "ok I guess"]
-    argv = ["--artifact", str(exported_artifact), "--precision", "int8", "--batch-size", "1", "--threads", "1"]
+    argv = ["--artifact", str(exported_artifact), "--precision", "int8", "--batch-size", "1", "--ort-threads", "1"]
     status, lines, _ = predict([*argv, *texts])
     # batch size 1 on both sides: int8 activations are quantized per run, so batch-mates move int8 scores a little
     int8 = SentimentModel.load(exported_artifact, device="cpu", precision="int8", batch_size=1)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 MANIFEST_FILENAME = "manifest.json"
 
+SIGNATURE_FILENAME = "model.sig"
+"""The optional signature bundle (:mod:`sentiment_export.artifact.signing`); it covers every other file,
+so it is the one file the manifest does not list."""
+
 ROLE_FILENAMES: dict[str, str] = {
     "torchscript": "model.pt",
     "onnx": "model.onnx",

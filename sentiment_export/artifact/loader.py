@@ -11,11 +11,13 @@ Layout of ``<name>-<version>/``::
     curves.json, curves.png training curves
     verification.json      the texts the parity gate checked, with eager PyTorch's probabilities
     MODEL_CARD.md          for people
+    model.sig              optional: a signature over every other file (sentiment_export.artifact.signing)
 
-:func:`load_artifact` is the only reader. It checks the format version, every
-listed file's presence, size and sha256, and that nothing unlisted lies
-beside them; packed archives are unpacked member by member, refusing absolute
-paths, ``..``, links and device files.
+:func:`load_artifact` is the only reader. It checks the manifest against its
+schema, every listed file's presence, size and sha256, that nothing unlisted
+but the signature lies beside them, and that model.pt's embedded copies match
+(and, given a public key, the signature); packed archives are unpacked member
+by member, refusing absolute paths, ``..``, links and device files.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from ..errors import ArtifactError, SpecError, VocabularyError
 from ..fileio import sha256_file
 from ..text.encoder import TextEncoder
 from .archive import unpack_archive
-from .layout import MANIFEST_FILENAME, ROLE_FILENAMES
+from .embedded import check_embedded_copies
+from .layout import MANIFEST_FILENAME, ROLE_FILENAMES, SIGNATURE_FILENAME
 from .manifest import FileEntry, Manifest
 
 
@@ -63,12 +66,22 @@ class Artifact:
             ) from error
 
 
-def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike[str] | None = None) -> Artifact:
+def load_artifact(
+    path: str | os.PathLike[str],
+    *,
+    extract_to: str | os.PathLike[str] | None = None,
+    public_key: str | os.PathLike[str] | None = None,
+) -> Artifact:
     """Open and verify an artifact directory, ``.tar.gz`` or ``.zip``.
 
-    Verifies the format version, that every file the manifest lists is
-    present with its recorded size and sha256, and that no unlisted file lies
-    beside them. An archive is unpacked into ``extract_to`` (a new or empty
+    Verifies the manifest (format version and schema), that every file it
+    lists is present with its recorded size and sha256, that no unlisted file
+    lies beside them, and that the copies embedded in ``model.pt`` equal the
+    directory's spec.json, vocab.txt and manifest
+    (:func:`sentiment_export.artifact.embedded.check_embedded_copies`). With
+    ``public_key`` (a PEM file) the artifact must also carry a signature by
+    that key over every file (:func:`sentiment_export.artifact.signing.verify_signature`,
+    raising :class:`SignatureError`). An archive is unpacked into ``extract_to`` (a new or empty
     directory) or, by default, into a temporary directory removed when the
     interpreter exits; members with absolute paths, ``..``, links or special
     files are refused before anything is written.
@@ -87,7 +100,13 @@ def load_artifact(path: str | os.PathLike[str], *, extract_to: str | os.PathLike
         )
     manifest = _read_manifest(root)
     _check_files(root, manifest)
-    return Artifact(root, manifest)
+    artifact = Artifact(root, manifest)
+    if public_key is not None:
+        from .signing import verify_signature  # imports model-signing (the [sign] extra) only when asked
+
+        verify_signature(root, public_key=public_key)
+    check_embedded_copies(artifact)
+    return artifact
 
 
 def _read_manifest(root: Path) -> Manifest:
@@ -124,7 +143,7 @@ def _check_files(root: Path, manifest: Manifest) -> None:
     unlisted = sorted(
         child.name
         for child in root.iterdir()
-        if child.name != MANIFEST_FILENAME and child.name not in files and not child.name.startswith(".")
+        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files and not child.name.startswith(".")
     )
     if unlisted:
         raise ArtifactError(

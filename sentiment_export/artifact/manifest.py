@@ -36,9 +36,21 @@ _SEMVER = re.compile(
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# What the copy of the manifest embedded in model.pt leaves out: it is written before model.pt
-# exists, so model.pt's own hash, the parity figures measured on it and the export time are unknown.
-EMBEDDED_OMITS = ("files", "metrics.parity", "export.seconds")
+WRITTEN_AFTER_MODEL_PT = (("files",), ("metrics", "parity"), ("export", "seconds"), ("export", "curves"))
+"""Manifest entries export writes only after model.pt exists (they describe model.pt itself, or come later),
+so the copy embedded in model.pt lacks exactly these; every other entry is equal."""
+
+
+def without_entries(manifest: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """A copy of the JSON object ``manifest`` without the entries at ``paths`` (absent ones are skipped)."""
+    copy = json.loads(json.dumps(manifest))
+    for keys in paths:
+        parent = copy
+        for key in keys[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(keys[-1], None)
+    return copy
 
 
 def validate_version(version: str) -> str:
@@ -222,10 +234,8 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def embedded_json(self) -> str:
-        """The copy embedded in model.pt: this manifest without :data:`EMBEDDED_OMITS`."""
-        return dataclasses.replace(
-            self, files={}, parity=None, export={k: v for k, v in self.export.items() if k != "seconds"}
-        ).to_json()
+        """The copy embedded in model.pt: this manifest without :data:`WRITTEN_AFTER_MODEL_PT`."""
+        return json.dumps(without_entries(self.to_dict(), WRITTEN_AFTER_MODEL_PT), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "manifest.json") -> Manifest:

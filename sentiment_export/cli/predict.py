@@ -8,7 +8,7 @@ empty text). Each result is one JSON line ``{"index", "label", "score"}`` on
 stdout, where ``index`` is the position of the text among the arguments, or
 the 0-based line number for a file or stdin (so a skipped line leaves a gap).
 A line that is not valid UTF-8 is reported on stderr with its line number and
-skipped, or, with ``--strict``, ends the run with exit status 1 before any
+skipped, or, with ``--strict``, ends the run with exit status 2 before any
 result is printed.
 """
 
@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
+from .options import EXIT_OK, EXIT_USAGE, MAX_THREADS, bounded_int
+
 _CHUNK_TEXTS = 4096
 """Lines scored per call, so that a file of any size streams in bounded memory."""
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="auto = CUDA when it really works, else CPU; cuda fails rather than fall back",
     )
     parser.add_argument("--batch-size", type=int, default=None, help="texts per onnxruntime run")
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    parser.add_argument(
+        "--ort-threads", type=bounded_int(1, MAX_THREADS), default=None, metavar="N", help="onnxruntime intra-op threads"
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -154,8 +157,8 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     options = {"device": args.device, "precision": args.precision}
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
-    if args.threads is not None:
-        options["intra_op_threads"] = args.threads
+    if args.ort_threads is not None:
+        options["intra_op_threads"] = args.ort_threads
 
     if args.texts:
         model = SentimentModel.load(args.artifact, **options)
@@ -170,7 +173,7 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 lines = iter(_strict_lines(stream)) if args.strict else _decode_lines(stream)
             except ValueError as error:
                 err.write(f"error: {error}; nothing was scored (drop --strict to skip such lines)\n")
-                return EXIT_BAD_INPUT
+                return EXIT_USAGE
             model = SentimentModel.load(args.artifact, **options)
             start = time.perf_counter()
             progress = None

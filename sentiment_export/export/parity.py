@@ -29,14 +29,12 @@ import torch
 
 from ..artifact import signature
 from ..artifact.loader import load_artifact
-from ..text.encoder import TextEncoder
 from ..errors import ArtifactError, ParityError
 from ..modeling.from_artifact import load_eager_model
 from ..modeling.net import ProbabilityModel, SentimentNet
+from ..serving.known_answer import FP32_ATOL  # one tolerance for the gate and the known-answer check
 from ..serving.providers import create_session, session_options
-
-FP32_ATOL = 1e-5
-"""Largest allowed |exported - eager| on a probability for the fp32 models (TorchScript, ONNX)."""
+from ..text.encoder import TextEncoder
 
 INT8_MIN_LABEL_AGREEMENT = 0.99
 """Smallest allowed share of texts on which the int8 model's label (p >= 0.5) matches eager's."""

@@ -119,6 +119,7 @@ class SentimentModel:
         intra_op_threads: int | None = None,
         session_options: ort.SessionOptions | None = None,
         encoder_backend: str = "auto",
+        public_key: str | os.PathLike[str] | None = None,
     ) -> SentimentModel:
         """Load and verify the artifact at ``path`` (directory, .tar.gz or .zip) and start a session.
 
@@ -131,16 +132,19 @@ class SentimentModel:
         :mod:`sentiment_export.serving.providers` for the defaults (at most 4 threads,
         no spinning). ``encoder_backend``: the :class:`TextEncoder` backend
         (``"auto"``, ``"python"`` or ``"native"``; same ids either way).
+        ``public_key``: a PEM public key; the artifact must then be signed by
+        its private half with every file unchanged (see
+        :mod:`sentiment_export.signing`), checked before any session starts.
 
         Raises :class:`ArtifactError` for a missing, corrupted or unloadable
-        artifact, :class:`DeviceError` as above, and ``ValueError`` /
+        artifact (:class:`SignatureError` when the signature check fails), :class:`DeviceError` as above, and ``ValueError`` /
         ``TypeError`` for bad options.
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
         _check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
-        artifact = load_artifact(path)
+        artifact = load_artifact(path, public_key=public_key)
         encoder = artifact.encoder(backend=encoder_backend)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(

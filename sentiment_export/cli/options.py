@@ -1,0 +1,67 @@
+"""The one flag vocabulary of both CLIs (``python -m sentiment_export`` and ``python -m training``):
+the same name for the same thing, each bounded, and the same exit codes."""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+"""0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input."""
+
+MAX_THREADS = 256
+
+PACK_CHOICES = ("tar.gz", "zip")
+
+
+def bounded_int(low: int, high: int):
+    """An argparse ``type`` accepting integers in [low, high] and naming the bounds otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def add_artifact_output_options(parser: argparse.ArgumentParser) -> None:
+    """Where and as what an export writes its artifact."""
+    parser.add_argument("--artifacts-dir", default="artifacts", metavar="DIR", help="parent directory of artifacts (default: artifacts)")
+    parser.add_argument("--artifact-name", default=None, metavar="NAME", help="artifact name (default: sentiment-<preset>)")
+    parser.add_argument("--artifact-version", default="1.0.0", metavar="X.Y.Z", help="semantic model version (default: 1.0.0)")
+    parser.add_argument("--overwrite-artifact", action="store_true", help="replace an existing artifact of this name and version")
+    parser.add_argument("--pack", choices=PACK_CHOICES, default=None, help="also write one archive of the artifact")
+
+
+def add_torch_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--torch-threads",
+        type=bounded_int(1, MAX_THREADS),
+        default=None,
+        metavar="N",
+        help="torch intra-op threads (default: torch's choice). On a small shared machine 1 can be many "
+        "times faster for these small LSTMs (benchmarks/README.md)",
+    )
+
+
+def add_public_key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--public-key",
+        default=None,
+        metavar="KEY.pub",
+        help="PEM public key: the artifact must be signed by its private half, every file unchanged since (`sign`)",
+    )
+
+
+def set_torch_threads(args: argparse.Namespace) -> None:
+    """Apply ``--torch-threads`` if the subcommand has it and it was given (imports torch only then)."""
+    threads = getattr(args, "torch_threads", None)
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
