@@ -33,7 +33,7 @@ def eager_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     net = load_eager_model(model.artifact)
     encoder = model.artifact.encoder()
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one tiny row at a time: extra threads only add overhead (30x on a busy 2-core box)
+    torch.set_num_threads(1)  # one tiny row at a time: extra threads only add overhead (benchmarks/README.md)
     try:
         return np.array(
             [torch.sigmoid(net(torch.from_numpy(encoder.pad([encoder.encode_ids(text)])))).item() for text in texts],
