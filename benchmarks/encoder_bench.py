@@ -142,7 +142,7 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", action="append", help="reviews file; repeatable (default: snippets test, imdb test if present)")
     parser.add_argument("--limit", type=int, default=None, help="first N texts of each file")
     args = parser.parse_args(argv)

@@ -122,7 +122,7 @@ def parity_rows(results: Results, tag: str, scored: dict[str, dict[str, np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", action="append", required=True, help="artifact directory (repeat for more)")
     parser.add_argument("--snippets", type=Path, default=SNIPPETS, help="snippets test file (default: embedded)")
     parser.add_argument("--imdb", type=Path, default=IMDB, help="imdb test file; skipped when absent")

@@ -466,7 +466,7 @@ def _load() -> str:
 
 def run(argv: Sequence[str] | None = None) -> Results:
     """Parse ``argv``, measure everything, print the table and the targets; return the results (for tests)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", required=True, help="artifact directory (e.g. the default preset's)")
     parser.add_argument("--seed-artifact", help="a seed-preset artifact, measured the same way")
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke test, figures meaningless")
