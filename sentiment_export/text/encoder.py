@@ -11,13 +11,12 @@ import numpy as np
 from ..errors import SpecError
 from ..fileio import atomic_write_text
 from .native import create_native_encoder
-from .spec import PreprocessingSpec
+from .spec import PADDING_SIDES, PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
 
 SPEC_FILENAME = "spec.json"
 VOCAB_FILENAME = "vocab.txt"
-PADDING_SIDES = ("right", "left")
 
 
 def pad_ids(rows: Sequence[Sequence[int]], *, width: int, side: str, pad_id: int) -> np.ndarray:
