@@ -250,7 +250,7 @@ def bench_end_to_end(
                 agreement = float(np.mean(predicted == (scores["ort fp32"] >= 0.5)))
                 results.figures[f"{key}|agreement"] = agreement
                 note += f"; labels = fp32 on {agreement:.2%}"
-            note += f"; alone vs in batch max |dP| {batch_mates:.1e}"
+            note += f"; alone vs in batch max abs diff {batch_mates:.1e}"
             results.add(tag, "end-to-end", way, data_name,
                         f"{rate:.0f} texts/s; 1 text p50 {p50:.2f} ms p99 {p99:.2f} ms; acc {accuracy:.2%}", note)
     return scored
@@ -426,7 +426,7 @@ def targets(results: Results, tag: str) -> list[str]:
         check(f"{data}: int8 labels = fp32 >= 99.5%", agreement, 0.995, f"{agreement:.2%}" if agreement else "")
         if f"{tag}|{data}|ort int8|accuracy" in f:
             gap = abs(f[f"{tag}|{data}|ort int8|accuracy"] - f[f"{tag}|{data}|ort fp32|accuracy"]) * 100
-            check(f"{data}: |int8 - fp32 accuracy| <= 0.3 pt", 0.3 - gap, 0.0, f"{gap:.2f} pt")
+            check(f"{data}: abs(int8 - fp32 accuracy) <= 0.3 pt", 0.3 - gap, 0.0, f"{gap:.2f} pt")
     train_ratio = f.get(f"{tag}|train|ratio")
     check("training >= 2x article loop", train_ratio, 2.0, f"{train_ratio:.1f}x" if train_ratio else "")
     cold = f.get(f"{tag}|cold|fp32|load")
