@@ -12,21 +12,30 @@ What the notebook does per text, and what this module does the same way:
   than the article's, never slower.
 - ids: a dict lookup in the artifact's vocabulary (unknown -> ``_UNK`` = 1,
   not the article's ``_PAD`` bug; the cost is the same);
-- padding: every review truncated to its first 200 ids and LEFT-padded with
-  0 to exactly 200 (the notebook's ``pad_input``);
-- model: eager PyTorch, the artifact's own weights run the article's way
-  (:class:`ArticleNet`): every layer over all 200 steps, hidden state zero at
+- padding: every review cut to its first 200 ids, whatever the spec's
+  ``max_length``, and LEFT-padded with 0 to exactly 200 (the notebook's
+  ``pad_input``; :func:`left_padded`);
+- model (:class:`ArticleNet`): every weight of the artifact's network, run
+  the article's way: every layer over all 200 steps, hidden state zero at
   every batch (the article's ``init_hidden``; its carry-over bug is not
   reproduced), the Linear layer applied at every step and the last step's
-  output kept (``pooling="last"``), or mean/max over all 200 steps
-  (``pooling="mean_max"``, for the ``default`` preset, which the article has
-  no equivalent of).
+  output kept (``pooling="last"``), or mean/max over all 200 steps, padding
+  included (``pooling="mean_max"``, for the ``default`` preset, which the
+  article has no equivalent of; a bidirectional network runs its backward
+  direction over the same 200 steps reversed).
 - training (:func:`train_article_loop`): shuffled fixed-size batches (no
   length bucketing), 200 left-padded steps, ``BCELoss`` on sigmoid outputs,
   Adam, gradient clipping.
 
-Scores therefore depend on the left padding (the article's defect) and are
-not expected to equal the runtime's; the suite reports their accuracy beside
+Networks the article's way cannot run with all of their weights are refused
+(:func:`unsupported_reason`, :class:`ArticleBaselineError`) rather than run in
+part: a bag-of-n-grams branch and the fitted blend of the branches (the
+``imdb`` preset) have no place in the article's network, and an LSTM that
+reads only each review's last ``recurrent_steps`` tokens is a different
+function of the text from one run over the first 200.
+
+Scores depend on the left padding (the article's defect) and are not
+expected to equal the runtime's; the suite reports their accuracy beside
 their speed.
 """
 
@@ -42,9 +51,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentiment_export import SentimentNet, Vocabulary
+from sentiment_export import SentimentExportError, SentimentNet, SentimentNetConfig, Vocabulary
+from sentiment_export.text.encoder import pad_ids
 
 SEQ_LEN = 200
+PAD_ID = 0  # SentimentNet's PAD
 _URL = re.compile(r"([^ ]+(?<=\.[a-z]{3}))")
 _DIGIT = re.compile(r"\d")
 _URL_HINTS = ("www.", "http:", "https:", ".com")
@@ -58,21 +69,53 @@ def article_tokens(text: str) -> list[str]:
     return [word.lower() for word in nltk.word_tokenize(text, preserve_line=True)]
 
 
+def left_padded(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """(N, 200) int64: each row's first 200 ids, left-padded with PAD (the notebook's ``pad_input``)."""
+    return pad_ids([row[:SEQ_LEN] for row in rows], width=SEQ_LEN, side="left", pad_id=PAD_ID)
+
+
 def article_ids(texts: Sequence[str], vocabulary: Vocabulary) -> np.ndarray:
-    """(N, 200) int64: each text's first 200 ids, left-padded with 0 (the notebook's ``pad_input``)."""
-    matrix = np.zeros((len(texts), SEQ_LEN), dtype=np.int64)
-    for row, text in enumerate(texts):
-        ids = vocabulary.lookup(article_tokens(text))[:SEQ_LEN]
-        if ids:
-            matrix[row, SEQ_LEN - len(ids) :] = ids
-    return matrix
+    """(N, 200) int64 ids of ``texts`` the article's way: its tokens, looked up, :func:`left_padded`."""
+    return left_padded([vocabulary.lookup(article_tokens(text)) for text in texts])
+
+
+class ArticleBaselineError(SentimentExportError, ValueError):
+    """The article's way cannot run this network with all of its weights (see :func:`unsupported_reason`)."""
+
+
+def unsupported_reason(config: SentimentNetConfig) -> str | None:
+    """Why the article's way cannot run a network of ``config`` faithfully, or None when it can."""
+    reasons = []
+    if config.ngram_dim:
+        reasons.append(
+            f"it has a bag-of-n-grams branch (ngram_dim={config.ngram_dim}) and a fitted blend of the two branches, "
+            "which the article's network does not have"
+        )
+    if config.recurrent_steps:
+        reasons.append(
+            f"its LSTM reads only each review's last {config.recurrent_steps} tokens, while the article's way runs "
+            f"it over the first {SEQ_LEN}"
+        )
+    if not reasons:
+        return None
+    return (
+        f"the article's way cannot run this network faithfully: {'; and '.join(reasons)}; measure the article's "
+        "pipeline on an LSTM-only model (ngram_dim=0, recurrent_steps=0), e.g. the default or seed preset's"
+    )
 
 
 class ArticleNet(nn.Module):
-    """A SentimentNet's modules (shared weights) run the article's way over fixed-length left-padded input."""
+    """A SentimentNet's modules (shared weights) run the article's way over fixed-length left-padded input.
+
+    Raises :class:`ArticleBaselineError` for a network it cannot run with all
+    of its weights (:func:`unsupported_reason`).
+    """
 
     def __init__(self, net: SentimentNet) -> None:
         super().__init__()
+        reason = unsupported_reason(net.config)
+        if reason is not None:
+            raise ArticleBaselineError(reason)
         self.net = net
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:

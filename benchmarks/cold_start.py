@@ -1,6 +1,6 @@
 """Cold start of the runtime, run by ``run_all.py`` in a fresh interpreter; prints one JSON line.
 
-    python benchmarks/cold_start.py ARTIFACT PRECISION THREADS [TEXTS_FILE]
+    python -m benchmarks.cold_start ARTIFACT PRECISION THREADS [TEXTS_FILE]
 
 ``import_s``: importing ``sentiment_export`` (onnxruntime, numpy; torch is not
 imported by the runtime path). ``load_to_first_s``: ``SentimentModel.load``

@@ -1,11 +1,11 @@
 """Encoder alone: NLTK ``word_tokenize`` vs our Python TextEncoder vs the native (C++) one, same texts, one process.
 
-    python benchmarks/encoder_bench.py [--data FILE ...] [--limit N]
+    python -m benchmarks.encoder_bench [--data FILE ...] [--limit N]
 
 (default data: the embedded snippets test set and ../shared/data/imdb/test.ft.txt.bz2
 when it exists; the native encoder is used when SENTIMENT_EXPORT_NATIVE_ENCODER
 or the default location holds libsentiment_encoder.so, see
-sentiment_export/native_encoder.py). benchmarks/run_all.py calls
+sentiment_export/text/native.py). benchmarks/run_all.py calls
 :func:`measure_encoders`.
 
 What is compared, and why it is fair to NLTK: our spec lower-cases, maps
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
-from sentiment_export.errors import NativeEncoderError
 from sentiment_export.data.amazon import read_reviews
+from sentiment_export.errors import NativeEncoderError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (REPO / "training" / "default_data" / "test.ft.txt.bz2", REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2")
@@ -48,15 +48,7 @@ _WARM_UP = 20  # texts run once before timing: lazy regex compilation and caches
 def _url_pieces(encoder: TextEncoder, texts: Sequence[str]) -> list[list[str]]:
     """Each text normalised and cut at URLs: the strings our spec hands to the NLTK rules."""
     tokenizer = encoder.tokenizer
-    pieces = []
-    for text in texts:
-        normalized = tokenizer.normalize(text)
-        bounds = [0]
-        for match in tokenizer._url.finditer(normalized):
-            bounds += [match.start(), match.end()]
-        bounds.append(len(normalized))
-        pieces.append([normalized[bounds[k] : bounds[k + 1]] for k in range(0, len(bounds), 2)])
-    return pieces
+    return [tokenizer.split_at_urls(tokenizer.normalize(text)) for text in texts]
 
 
 def _nltk_tokens(pieces: list[list[str]], url_token: str) -> list[list[str]]:
@@ -150,7 +142,7 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", action="append", help="reviews file; repeatable (default: snippets test, imdb test if present)")
     parser.add_argument("--limit", type=int, default=None, help="first N texts of each file")
     args = parser.parse_args(argv)

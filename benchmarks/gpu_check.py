@@ -1,10 +1,11 @@
 """GPU: the benchmark suite's end-to-end table on CUDA, and the parity proof, in one call.
 
-    python benchmarks/gpu_check.py --artifact A [--artifact B ...] [--imdb FILE] [--json FILE]
+    python -m benchmarks.gpu_check --artifact A [--artifact B ...] [--imdb FILE] [--json FILE]
 
 For each artifact and data set (the snippets test set; the imdb test set when
 the file is there) every way of benchmarks/run_all.py runs on the GPU: the
-article's (NLTK + eager torch over 200 left-padded steps), eager torch and
+article's (NLTK + eager torch over 200 left-padded steps; "not run" for a
+network it cannot run faithfully, see benchmarks/article_baseline.py), eager torch and
 TorchScript through our encoder (also with TorchScript's graph optimisations
 off: "torchscript unoptimized"), and the onnxruntime runtime on the CUDA
 provider in fp32 and int8. The ORT CPU fp32 session runs beside them, in the
@@ -34,16 +35,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # run_all, whether run as a script or imported by the tests
+from sentiment_export import SentimentModel, load_artifact
+from sentiment_export.serving.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present
 
-from run_all import (  # noqa: E402
-    IMDB, SNIPPETS, Results, Scorer, _flop_fractions, _read, bench_end_to_end, matmul_gflops, render, scorers_for,
+from .run_all import (
+    IMDB,
+    SNIPPETS,
+    Results,
+    Scorer,
+    bench_end_to_end,
+    flop_fractions,
+    matmul_gflops,
+    read_texts,
+    recorded_facts,
+    render,
+    scorers_for,
 )
-
-from sentiment_export import SentimentModel  # noqa: E402
-from sentiment_export.artifact.loader import load_artifact  # noqa: E402
-from sentiment_export.serving.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present  # noqa: E402
 
 EXIT_MISMATCH = 1
 EXIT_NO_GPU = 2
@@ -70,7 +77,7 @@ def _unoptimized(score: Scorer) -> Scorer:
 
     On CUDA the profiling executor specialises and fuses per input shape; with
     every batch a new (batch, length) shape, short texts pay for that again and
-    again (the first H200 run: TorchScript 0.07x eager on snippets, equal on imdb).
+    again (figures: benchmarks/README.md, GPU).
     """
 
     def unoptimized(texts):
@@ -115,7 +122,7 @@ def parity_rows(results: Results, tag: str, scored: dict[str, dict[str, np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", action="append", required=True, help="artifact directory (repeat for more)")
     parser.add_argument("--snippets", type=Path, default=SNIPPETS, help="snippets test file (default: embedded)")
     parser.add_argument("--imdb", type=Path, default=IMDB, help="imdb test file; skipped when absent")
@@ -136,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     started = time.perf_counter()
-    data = {"snippets": _read(args.snippets, args.snippets_texts)}
+    data = {"snippets": read_texts(args.snippets, args.snippets_texts)}
     if args.imdb.exists():
-        data["imdb"] = _read(args.imdb, args.imdb_texts)
+        data["imdb"] = read_texts(args.imdb, args.imdb_texts)
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
           f"data: {', '.join(f'{name} {len(texts)} texts' for name, (texts, _) in data.items())}")
     ceiling = matmul_gflops(size=8192, repeats=5, threads=args.threads, device="cuda")
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for path in args.artifact:
         artifact = load_artifact(path)
-        tag = f"{artifact.manifest.get('name')}"
+        tag = recorded_facts(artifact)[0]
         scorers = scorers_for(artifact, args.batch_size, args.threads, device="cuda")
         reference = SentimentModel.load(artifact.root, device="cpu", batch_size=args.batch_size,
                                         intra_op_threads=args.threads)
@@ -156,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         scorers[TORCHSCRIPT_UNOPTIMIZED] = _unoptimized(scorers["torchscript"])
         working = working_scorers(scorers, data["snippets"][0], results, tag)
         failures += len(scorers) - len(working)
-        if "article" not in working or "ort fp32" not in working or REFERENCE not in working:
+        if "ort fp32" not in working or REFERENCE not in working:
             continue
         scored = bench_end_to_end(results, tag, artifact, data, scorers=working, batch_size=args.batch_size,
                                   latency_texts=args.latency_texts)
         failures += parity_rows(results, tag, scored, args.atol)
-    _flop_fractions(results, ceiling)
+    flop_fractions(results, ceiling)
     print()
     print(render(results))
     print(f"\n(TF32 off; batch size {args.batch_size}; texts/s include encoding; total "

@@ -19,8 +19,8 @@ from .errors import (
 )
 
 # Public name -> the submodule defining it, imported on first use (PEP 562): serving through
-# SentimentModel then never imports torch (~3-6 s and ~600 MB RSS on a 2-core box, measured by
-# benchmarks/run_all.py's cold-start row); training, export and the eager model still do.
+# SentimentModel then never imports torch, which dominates a serving process's start time and
+# memory (figures: benchmarks/README.md, "Cold start"); training, export and the eager model still do.
 _LAZY = {
     "ARTIFACT_FORMAT_VERSION": "artifact.manifest",
     "Manifest": "artifact.manifest",

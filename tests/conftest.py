@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-# --- export fixtures (issue 3): a small trained checkpoint and one artifact exported from it ------
+# --- export fixtures: a small trained checkpoint and one artifact exported from it -----------------
 
 
 @contextlib.contextmanager
 def _torch_threads(count: int):
     """Run a block with ``count`` torch intra-op threads, then restore the previous number.
 
-    Tiny LSTMs on a shared 2-core box: one thread measured 28x faster than two
-    (1.6 s against 46 s for a whole export), because idle-spinning threads fight
-    the other processes for the cores.
+    Tiny LSTMs on a small shared CPU run many times faster on one thread, because
+    idle-spinning threads fight the other processes for the cores (figures:
+    benchmarks/README.md, "Torch threads").
     """
     import torch
 
@@ -79,7 +79,7 @@ def small_test_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# --- training fixtures (issue 2): a real subset of the embedded snippets, as plain files ----------
+# --- training fixtures: a real subset of the embedded snippets, as plain files --------------------
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +104,7 @@ def one_torch_thread():
         yield
 
 
-# --- C++ builds (issues 5 and 6): cpp_demo configured once, each target built when first needed ----
+# --- C++ builds: cpp_demo configured once, each target built when first needed --------------------
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,32 @@
-"""Smoke test of the benchmark suite (benchmarks/run_all.py --quick) on the tiny exported artifact.
+"""The benchmark suite (``python -m benchmarks.run_all --quick``) on the tiny exported artifact, and its baseline.
 
-No timing thresholds: it checks that every row of the issue's table is
-produced and that the arithmetic behind the FLOP-rate row is the documented
-formula.
+No timing thresholds: it checks that every row of the suite's table is
+produced, that the arithmetic behind the FLOP-rate row is the documented
+formula, and that the article's way runs a network with all of its weights
+or refuses it.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
-from sentiment_export import SentimentNetConfig
+from benchmarks import gpu_check, run_all
+from benchmarks.article_baseline import (
+    SEQ_LEN,
+    ArticleBaselineError,
+    ArticleNet,
+    article_scores,
+    left_padded,
+    train_article_loop,
+)
+from sentiment_export import ProbabilityModel, SentimentModel, SentimentNet, SentimentNetConfig, load_artifact
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-
-@pytest.fixture(scope="module")
-def run_all():
-    sys.path.insert(0, str(BENCHMARKS))
-    yield importlib.import_module("run_all")
-    sys.path.remove(str(BENCHMARKS))
-
-
-def test_quick_run_produces_every_row(run_all, exported_artifact: Path, small_test_file: Path, tmp_path: Path, capsys):
+def test_quick_run_produces_every_row(exported_artifact: Path, small_test_file: Path, tmp_path: Path, capsys):
     results = run_all.run([
         "--artifact", str(exported_artifact), "--quick", "--threads", "1",
         "--snippets", str(small_test_file), "--imdb", str(small_test_file),
@@ -40,14 +41,63 @@ def test_quick_run_produces_every_row(run_all, exported_artifact: Path, small_te
     assert {"machine", "model", "encoder", "training", "cold start"} <= sections
     assert ("cold start", "runtime fp32", "-") in rows
     assert ("training", "training.loop (length-bucketed)", "snippets") in rows
+    assert results.figures["default:tiny|snippets|ort fp32|alone_vs_batched"] <= 1e-5  # fp32 ignores batch-mates
+    # the tiny model has a bag-of-n-grams branch: the article's rows say why they were not run, never score in part
+    refused = [row for row in results.rows if "article" in row.name]
+    assert len(refused) == 3 and all(row.value == "not run" and "bag-of-n-grams" in row.note for row in refused)
     printed = capsys.readouterr().out
     assert "| artifact | target | measured |" in printed
-    assert "training >= 2x article loop" in printed
+    assert "snippets: ort fp32 >= 5x article | not measured" in printed
+    assert "training >= 2x article loop | not measured" in printed
     assert (tmp_path / "figures.json").exists()
 
 
-def test_flops_formula(run_all):
-    # seed model: 200 steps x (8*512*(400+512) + 8*512*(512+512)) + 2*512 = the issue's ~1.6 GFLOP per review
+def _lstm_only(**options) -> SentimentNet:
+    torch.manual_seed(0)
+    config = dict(vocab_size=30, embedding_dim=6, hidden_dim=5, num_layers=2, dropout=0.0) | options
+    return SentimentNet(SentimentNetConfig(**config)).eval()
+
+
+@pytest.mark.parametrize("options, reason", [
+    ({"ngram_dim": 3, "ngram_buckets": 50}, "bag-of-n-grams branch .ngram_dim=3. and a fitted blend"),
+    ({"recurrent_steps": 30}, "last 30 tokens"),
+])
+def test_the_article_way_refuses_a_network_it_cannot_run_with_all_its_weights(options, reason) -> None:
+    with pytest.raises(ArticleBaselineError, match=reason):
+        ArticleNet(_lstm_only(**options))
+    with pytest.raises(ArticleBaselineError, match="LSTM-only model"):
+        train_article_loop(_lstm_only(**options), np.ones((4, SEQ_LEN), dtype=np.int64), np.zeros(4), np.ones((2, SEQ_LEN),
+                           dtype=np.int64), np.zeros(2), steps=1, batch_size=2, learning_rate=0.01, grad_clip=5.0)
+
+
+@pytest.mark.parametrize("options", [{}, {"bidirectional": True, "pooling": "mean_max"}])
+def test_the_article_way_runs_the_networks_own_weights(options, one_torch_thread) -> None:
+    # a review of exactly 200 ids needs no padding, so the article's way must give the network's own score
+    net = _lstm_only(**options)
+    ids = torch.randint(2, 30, (3, SEQ_LEN))
+    with torch.inference_mode():
+        assert torch.allclose(ArticleNet(net)(ids), ProbabilityModel(net)(ids), atol=1e-6)
+
+
+def test_left_padding_keeps_the_first_200_ids() -> None:
+    padded = left_padded([[5, 6, 7], list(range(1, 301)), []])
+    assert padded.shape == (3, SEQ_LEN) and padded.dtype == np.int64
+    assert padded[0, -3:].tolist() == [5, 6, 7] and not padded[0, :-3].any()
+    assert padded[1].tolist() == list(range(1, 201))
+    assert not padded[2].any()
+
+
+def test_the_article_loop_trains_on_left_padded_ids(one_torch_thread) -> None:
+    rng = np.random.default_rng(0)
+    ids = left_padded([rng.integers(2, 30, size=rng.integers(1, 40)).tolist() for _ in range(12)])
+    labels = rng.integers(0, 2, size=12)
+    result = train_article_loop(_lstm_only(), ids[:8], labels[:8], ids[8:], labels[8:], steps=3, batch_size=4,
+                                learning_rate=0.01, grad_clip=5.0)
+    assert result.steps == 3 and result.reviews_per_second > 0 and np.isfinite(result.val_loss)
+
+
+def test_flops_formula():
+    # seed model: 200 steps x (8*512*(400+512) + 8*512*(512+512)) + 2*512 = 1.59 GFLOP per 200-token review
     seed = SentimentNetConfig(vocab_size=10)
     assert run_all.flops_per_review(seed, 200) == 200 * (8 * 512 * 912 + 8 * 512 * 1024) + 2 * 512
     bidirectional = SentimentNetConfig(vocab_size=10, embedding_dim=64, hidden_dim=128, num_layers=1,
@@ -61,22 +111,16 @@ def test_flops_formula(run_all):
     assert run_all.flops_per_review(two_branch, 100) == 100 * per_step + 2 * (512 + 4)
 
 
-@pytest.fixture(scope="module")
-def gpu_check(run_all):  # run_all first: gpu_check imports it from benchmarks/
-    sys.path.insert(0, str(BENCHMARKS))
-    yield importlib.import_module("gpu_check")
-    sys.path.remove(str(BENCHMARKS))
-
-
-def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(gpu_check, run_all, exported_artifact: Path,
+def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(exported_artifact: Path,
                                                                        small_test_file: Path) -> None:
     # the GPU script's table and parity logic, run with CPU sessions (same code path but the device)
-    from sentiment_export import SentimentModel
-    from sentiment_export.artifact.loader import load_artifact
-
     artifact = load_artifact(exported_artifact)
-    texts, labels = run_all._read(small_test_file, 10)
+    texts, labels = run_all.read_texts(small_test_file, 10)
     scorers = run_all.scorers_for(artifact, 4, 1, device="cpu")
+    assert "article" not in scorers  # the tiny model has a bag branch (see the refusal tests above)
+    # an LSTM-only network over the artifact's vocabulary stands in for the article's way: the ratios' base
+    article = ArticleNet(_lstm_only(vocab_size=len(artifact.encoder().vocabulary)))
+    scorers["article"] = lambda batch: article_scores(batch, article, artifact.encoder().vocabulary, batch_size=4)
     scorers[gpu_check.REFERENCE] = SentimentModel.load(artifact.root, batch_size=4, intra_op_threads=1).predict_proba
     eager = scorers["eager"]
     scorers["eager"] = lambda batch: eager(batch) + 1e-3  # a device that drifts
@@ -89,3 +133,5 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(gpu_check
     assert gpu_check.parity_rows(results, "tiny", scored, atol=1e-5) == 1  # eager's drift; the others hold
     notes = {row.name: row.note for row in results.rows if row.section.startswith("parity")}
     assert notes["eager"].endswith("FAIL") and notes["torchscript"].endswith("ok") and notes["ort fp32"].endswith("ok")
+    speed = {row.name: row.note for row in results.rows if row.section == "end-to-end"}
+    assert speed["ort fp32"].split(";")[0].endswith("x article")

@@ -98,7 +98,7 @@ class PythonSide:
 
         parts = []
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # a tiny LSTM on a shared 2-core box: more threads are 10x slower
+        torch.set_num_threads(1)  # a tiny LSTM on a small shared CPU: more threads are slower (benchmarks/README.md)
         try:
             with torch.inference_mode():
                 for start in range(0, len(texts), BATCH):

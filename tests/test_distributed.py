@@ -20,7 +20,7 @@ from sentiment_export import load_checkpoint
 from sentiment_export import load_eager_model
 from training import PRESETS, TrainConfig, resume, train
 
-pytestmark = pytest.mark.slow  # four torchrun jobs and one export: about 100 s on 2 cores
+pytestmark = pytest.mark.slow  # four torchrun jobs and one export
 
 # --standalone: a private rendezvous on a free port, so parallel test runs do not collide.
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

@@ -350,12 +350,9 @@ def test_runtime_passes_the_backend_through(use_library: Path, exported_artifact
 
 def test_encoder_benchmark_runs_on_tiny_input(use_library: Path, real_texts: list[str]) -> None:
     """benchmarks/encoder_bench.py's measure_encoders (called by benchmarks/run_all.py): rows and zero mismatches."""
-    import importlib.util
+    from benchmarks.encoder_bench import measure_encoders
 
-    spec = importlib.util.spec_from_file_location("encoder_bench", REPO / "benchmarks" / "encoder_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    measured = module.measure_encoders(real_texts[:40] + ["see www.example.com and http://x.org/a now", ""], threads=2)
+    measured = measure_encoders(real_texts[:40] + ["see www.example.com and http://x.org/a now", ""], threads=2)
     assert measured["native"] == "used" and measured["texts"] == 42
     assert measured["token_mismatches_vs_nltk"] == measured["head_id_mismatches"] == measured["native_id_mismatches"] == 0
     for key in ("nltk_texts_per_s", "python_texts_per_cpu_s", "native_texts_per_s", "native_2_threads_texts_per_s", "native_vs_nltk", "native_vs_python"):

@@ -33,7 +33,7 @@ def eager_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     net = load_eager_model(model.artifact)
     encoder = model.artifact.encoder()
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one tiny row at a time: extra threads only add overhead (30x on a busy 2-core box)
+    torch.set_num_threads(1)  # one tiny row at a time: extra threads only add overhead (benchmarks/README.md)
     try:
         return np.array(
             [torch.sigmoid(net(torch.from_numpy(encoder.pad([encoder.encode_ids(text)])))).item() for text in texts],
@@ -354,10 +354,7 @@ def test_cuda_matches_cpu(exported_artifact: Path, fp32: SentimentModel, snippet
 
 @pytest.mark.skipif(providers_module.nvidia_driver_present(), reason="an NVIDIA driver is here: the script runs")
 def test_gpu_check_says_why_it_checked_nothing_without_a_gpu(exported_artifact: Path, capsys) -> None:
-    import importlib.util
+    from benchmarks import gpu_check
 
-    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
     assert gpu_check.main(["--artifact", str(exported_artifact)]) == gpu_check.EXIT_NO_GPU
     assert "gpu_check: nothing checked: no NVIDIA driver on this machine" in capsys.readouterr().err

@@ -21,10 +21,10 @@ bool is_space_collapse(const TokenizerStep& step) {
   return step.pattern == "\\s+" && step.replacement.find('$') == std::string::npos;
 }
 
-// tokenize_head's sentinel word (as in sentiment_export/tokenizer.py) and first
+// tokenize_head's sentinel word (as in sentiment_export/text/tokenizer.py) and first
 // window: too small a guess costs a second pass, too large one tokenizes text
-// that truncation drops. 6 bytes per token was the fastest on imdb reviews
-// (5: 4% slower, 8, Python's guess in characters: 11% slower).
+// that truncation drops. 6 bytes per token was the fastest of 5, 6 and 8 on imdb
+// reviews (figures: benchmarks/README.md, "Native encoder").
 constexpr const char* kSentinel = "x";
 constexpr std::size_t kFirstGuessBytesPerToken = 6;
 

@@ -14,8 +14,8 @@ asked for proves nothing; what counts is ``session.get_providers()``.
   box (even with ``onnxruntime-gpu`` installed) logs no CUDA errors.
 
 TF32 is off in the CUDA provider (``use_tf32=0``): on Ampere/Hopper GPUs it is
-on by default and moves LSTM outputs by ~1e-3, far outside the runtime's 1e-5
-parity with eager PyTorch in fp32.
+on by default, and its 10-bit mantissa rounds each product far more coarsely
+than the runtime's 1e-5 parity with eager PyTorch in fp32 allows.
 
 Threads: by default a session uses ``min(4, CPUs this process may run on)``
 intra-op threads, one inter-op thread (sequential execution) and no

@@ -21,9 +21,9 @@ What a text's score means, for every input:
 - int8 (``model.int8.onnx``, onnxruntime dynamic quantization) is an
   approximation: activations are quantized with one scale per run, computed
   over the whole padded batch, so a text's int8 score moves with its
-  batch-mates (by up to ~0.05 on the default preset's artifact) and differs
-  from fp32 (by up to ~0.12); labels agree with fp32 on >= 99% of texts
-  (tested). Use fp32 when a score must be reproducible text by text.
+  batch-mates and differs from fp32 (by how much: benchmarks/README.md,
+  "int8"); labels agree with fp32 on >= 99% of texts (checked at export and
+  tested). Use fp32 when a score must be reproducible text by text.
 
 Inputs are validated by :func:`sentiment_export.serving.inputs.as_text_list`; devices
 and threads are chosen by :mod:`sentiment_export.serving.providers` (read its doc for
@@ -56,8 +56,8 @@ THRESHOLD = 0.5
 POSITIVE = "positive"
 NEGATIVE = "negative"
 DEFAULT_BATCH_SIZE = 32
-"""Texts per onnxruntime run. Measured on the 2-core box (benchmarks/README.md): 32 was as fast as or faster
-than 16 and 64 for both presets, fp32 and int8, short and long texts (1.1-1.5x over 64 for the seed model)."""
+"""Texts per onnxruntime run: the fastest of the sizes swept on a 2-core CPU for both presets, fp32 and int8,
+short and long texts (the sweep: benchmarks/README.md, "Decisions")."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,8 @@ class SentimentModel:
         if precision == "int8" and model.device == "cuda":
             logger.warning(
                 "int8 on CUDA is slower than fp32: onnxruntime has no CUDA kernel for the quantized LSTM "
-                "(DynamicQuantizeLSTM), so it runs on the CPU between copies (measured 3.7-15x slower than fp32 "
-                "on an H200, benchmarks/README.md); use precision='fp32' on GPUs"
+                "(DynamicQuantizeLSTM), so it runs on the CPU between copies (figures: benchmarks/README.md, "
+                "GPU); use precision='fp32' on GPUs"
             )
         return model
 
@@ -206,11 +206,8 @@ class SentimentModel:
         text (see :func:`sentiment_export.serving.inputs.as_text_list`).
         """
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
-        scores = np.empty(len(rows), dtype=np.float32)
         # right padding (checked on load), each batch only to its own longest row
-        for indices, ids in self.encoder.length_sorted_batches(rows, self.batch_size):
-            scores[indices] = self._run(ids)
-        return scores
+        return self.encoder.score_length_sorted(rows, self._run, batch_size=self.batch_size)
 
     def predict(self, texts: Texts) -> list[Prediction]:
         """One :class:`Prediction` per text, in input order (a list even for a single ``str``)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +11,32 @@ import numpy as np
 from ..errors import SpecError
 from ..fileio import atomic_write_text
 from .native import create_native_encoder
-from .spec import PreprocessingSpec
+from .spec import PADDING_SIDES, PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
 
 SPEC_FILENAME = "spec.json"
 VOCAB_FILENAME = "vocab.txt"
+
+
+def pad_ids(rows: Sequence[Sequence[int]], *, width: int, side: str, pad_id: int) -> np.ndarray:
+    """Stack id lists into an int64 ``(len(rows), width)`` matrix, each row padded with ``pad_id`` on ``side``.
+
+    The one padding routine: :meth:`TextEncoder.pad` calls it with the spec's
+    side, and the article baseline of the benchmarks with ``side="left"``.
+    Raises ``ValueError`` for an unknown side or a row longer than ``width``.
+    """
+    if side not in PADDING_SIDES:
+        raise ValueError(f"side must be one of {PADDING_SIDES}, got {side!r}")
+    matrix = np.full((len(rows), width), pad_id, dtype=np.int64)
+    for index, row in enumerate(rows):
+        if len(row) > width:
+            raise ValueError(f"row {index} has {len(row)} ids, more than the padded length {width}")
+        if side == "right":
+            matrix[index, : len(row)] = row
+        elif row:
+            matrix[index, width - len(row) :] = row
+    return matrix
 
 
 class TextEncoder:
@@ -103,15 +123,7 @@ class TextEncoder:
         still has a column).
         """
         width = max([len(row) for row in rows] + [1]) if length is None else length
-        matrix = np.full((len(rows), width), self.spec.pad_id, dtype=np.int64)
-        for index, row in enumerate(rows):
-            if len(row) > width:
-                raise ValueError(f"row {index} has {len(row)} ids, more than the padded length {width}")
-            if self.spec.padding_side == "right":
-                matrix[index, : len(row)] = row
-            elif row:
-                matrix[index, width - len(row) :] = row
-        return matrix
+        return pad_ids(rows, width=width, side=self.spec.padding_side, pad_id=self.spec.pad_id)
 
     def length_sorted_batches(
         self, rows: Sequence[Sequence[int]], batch_size: int
@@ -127,6 +139,19 @@ class TextEncoder:
         for start in range(0, len(rows), batch_size):
             indices = order[start : start + batch_size]
             yield indices, self.pad([rows[index] for index in indices])
+
+    def score_length_sorted(
+        self, rows: Sequence[Sequence[int]], run: Callable[[np.ndarray], np.ndarray], *, batch_size: int
+    ) -> np.ndarray:
+        """``run`` (an id matrix -> one score per row) over :meth:`length_sorted_batches`; float32, input order.
+
+        The scoring loop of the runtime and of every way the benchmarks score
+        with a model: whatever runs the model, the batching is this one.
+        """
+        scores = np.empty(len(rows), dtype=np.float32)
+        for indices, ids in self.length_sorted_batches(rows, batch_size):
+            scores[indices] = run(ids)
+        return scores
 
     def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
         """Encode and pad a batch of texts (see :meth:`encode_ids` and :meth:`pad`)."""

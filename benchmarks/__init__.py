@@ -1,0 +1,5 @@
+"""The benchmark suite: run its modules from the repository root, e.g. ``python -m benchmarks.run_all``.
+
+Nothing is imported here, so that ``benchmarks.cold_start`` times the import of ``sentiment_export``
+in an interpreter that has loaded nothing else. Commands and results: benchmarks/README.md.
+"""
