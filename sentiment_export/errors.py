@@ -37,3 +37,7 @@ class DeviceError(SentimentExportError, RuntimeError):
 
 class NativeEncoderError(SentimentExportError, RuntimeError):
     """The native (C++) encoder was asked for but cannot be loaded or cannot reproduce the spec."""
+
+
+class OptionalDependencyError(SentimentExportError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the pip command."""

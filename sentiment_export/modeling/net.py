@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 POOLINGS = ("last", "mean_max")
+"""Values of ``pooling``: the last real step, or mean and max over the real steps."""
 
 BIGRAM_HASH_MULTIPLIER = 1_000_003
 """Bigram ``(a, b)`` of ids goes to bucket ``(a * M + b) mod buckets``, then + 1 (0 is padding).
@@ -57,6 +58,7 @@ class SentimentNetConfig:
     ngram_buckets: int = 0
 
     def __post_init__(self) -> None:
+        """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
@@ -65,8 +67,14 @@ class SentimentNetConfig:
         for name in ("recurrent_steps", "ngram_dim", "ngram_buckets"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("dropout", "embedding_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.ngram_buckets and not self.ngram_dim:
-            raise ValueError("ngram_buckets needs ngram_dim > 0 (the bag-of-n-grams branch is off)")
+            raise ValueError(
+                f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "
+                "bag-of-n-grams branch off): set ngram_dim, or ngram_buckets 0"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
