@@ -6,6 +6,7 @@ import bz2
 import csv
 import io
 import json
+import subprocess
 import sys
 import types
 from collections import Counter
@@ -19,7 +20,8 @@ import training.loop
 from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, SentimentNetConfig, load_checkpoint
 from sentiment_export.data import CsvOptions, DataFormat, read_labelled_file
 from sentiment_export.errors import ArtifactError, DeviceError, OptionalDependencyError, ParityError
-from sentiment_export.modeling.net import POOLINGS, hashed_bigrams
+from sentiment_export.modeling.config import POOLINGS
+from sentiment_export.modeling.net import hashed_bigrams
 from sentiment_export.text.spec import TRUNCATION_SIDES
 from training import CHOICES, PRESETS, Hyperparameters, TrainConfig, TrainResult, resume, split_validation, train
 from training.__main__ import _export, build_parser, main
@@ -344,6 +346,23 @@ def test_a_bad_flag_fails_before_a_run_directory_exists_or_data_is_read(
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and errors[0].startswith(f"python -m training: error: {message}")
     assert not runs.exists() and data_reads == []
+
+
+_REFUSE_A_BAD_FLAG = """
+import sys
+from training.__main__ import main
+try:
+    main(["--ngram-buckets", "1000", "--no-export"])
+except SystemExit as exit_info:
+    print(exit_info.code, "torch" in sys.modules)
+"""
+
+
+def test_flags_are_checked_before_torch_is_imported() -> None:
+    """What keeps a bad flag's refusal quick: every flag is checked before the seconds that importing torch takes."""
+    result = subprocess.run([sys.executable, "-c", _REFUSE_A_BAD_FLAG], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr
 
 
 def test_a_missing_glove_extra_is_one_message_before_anything_runs(

@@ -17,17 +17,18 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from sentiment_export.data import CsvOptions
 from sentiment_export.errors import ParityError, SentimentExportError
 
-from . import distributed
+# torch-free: every flag is checked before torch is imported (the loop, in main, imports it)
+from .config import DEVICES, TrainConfig
 from .data import data_files
-from .loop import TrainConfig, TrainResult, resume, train
 from .presets import CHOICES, PRESETS, Hyperparameters
+
+if TYPE_CHECKING:
+    from .loop import TrainResult
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0,
                      help="seed of weight initialisation, data order and dropout; same seed on CPU = same "
                      "weights (default: 0)")
-    run.add_argument("--device", choices=distributed.DEVICES, default="auto",
+    run.add_argument("--device", choices=DEVICES, default="auto",
                      help="auto = CUDA when available, else CPU; cuda without a GPU is an error (default: auto)")
     run.add_argument("--torch-threads", type=int, metavar="N",
                      help="torch intra-op CPU threads (torch.set_num_threads; default: torch's choice)")
@@ -270,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         except ValueError as error:  # a bad hyper-parameter or option value: a usage error
             parser.error(str(error))
+    import torch  # only now: a bad flag is refused without the seconds torch takes to import
+
+    from . import distributed
+    from .loop import resume, train
+
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     rank = int(os.environ.get("RANK", "0"))

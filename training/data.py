@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment_export.data import read_labelled_file  # re-exported: the reader's name where training's data lives
+
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "default_data"
 """The embedded review snippets (see its README): what ``python -m training`` trains on by default."""
 
@@ -58,3 +60,6 @@ def split_validation(count: int, *, fraction: float, seed: int) -> tuple[np.ndar
         )
     order = np.random.default_rng(seed).permutation(count)
     return np.sort(order[held_out:]), np.sort(order[:held_out])
+
+
+__all__ = ["DEFAULT_DATA_DIR", "check_val_fraction", "data_files", "read_labelled_file", "split_validation"]

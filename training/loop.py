@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +39,18 @@ from sentiment_export import (
 )
 from sentiment_export.fileio import atomic_write_text
 
-from sentiment_export.data import CsvOptions, DataFormat, read_labelled_file
+from sentiment_export.data import DataFormat, read_labelled_file
 
 from . import distributed
 from .batching import collate, epoch_batches, rank_share
+from .config import TrainConfig
 from .curves import save_curves
-from .data import check_val_fraction, data_files, split_validation
+from .data import split_validation
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
 from .naive_bayes import initialise_bag_from_naive_bayes
 from .pretrained import glove_embedding_matrix, require_pretrained_vectors
-from .presets import PRESETS, Hyperparameters
+from .presets import Hyperparameters
 from .vocab import count_tokens, vocabulary_from_counts
 
 logger = logging.getLogger(__name__)
@@ -57,66 +58,6 @@ logger = logging.getLogger(__name__)
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 METADATA_FILENAME = "metadata.json"
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs: the preset's hyper-parameters plus data, seed, device and where to write.
-
-    ``train_file``/``test_file`` ``None`` means the embedded snippets data;
-    each is read as CSV (with ``csv_options``) when its name ends in ``.csv``
-    or ``.csv.bz2``, else in the Amazon polarity format.
-    ``max_steps`` (0 = no limit) stops the run after that many optimizer steps
-    in total, as if it had been interrupted: ``last.pt`` is written and
-    :func:`resume` continues it.
-    """
-
-    preset: str = "default"
-    hyperparameters: Hyperparameters = field(default_factory=lambda: PRESETS["default"])
-    train_file: Path | None = None
-    test_file: Path | None = None
-    csv_options: CsvOptions = field(default_factory=CsvOptions)
-    strict: bool = False
-    val_fraction: float = 0.1
-    val_seed: int = 0
-    seed: int = 0
-    device: str = "auto"
-    run_dir: Path | None = None
-    runs_root: Path = Path("runs")
-    max_steps: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if (self.train_file is None) != (self.test_file is None):
-            raise ValueError("give both a train file and a test file, or neither (for the embedded data)")
-        if self.max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0 (0 = no limit), got {self.max_steps}")
-        check_val_fraction(self.val_fraction)
-
-    def data_paths(self) -> dict[str, Path]:
-        """``{"train": ..., "test": ...}``: the files this run reads (the embedded data when none are given)."""
-        if self.train_file is None:
-            train_path, test_path = data_files(None)
-        else:
-            train_path, test_path = Path(self.train_file), Path(self.test_file)
-        return {"train": train_path, "test": test_path}
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["hyperparameters"] = self.hyperparameters.to_dict()
-        data["csv_options"] = self.csv_options.to_dict()
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
-            data[name] = None if data[name] is None else str(data[name])
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
-        data["hyperparameters"] = Hyperparameters.from_dict(data["hyperparameters"])
-        data["csv_options"] = CsvOptions.from_dict(data["csv_options"])
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
-            data[name] = None if data[name] is None else Path(data[name])
-        return cls(**data)
 
 
 @dataclass
@@ -181,10 +122,11 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
     default spec never changes how a run in progress encodes its data.
     """
     hp = config.hyperparameters
+    paths = config.data_paths()
     train_file, test_file = (
-        read_labelled_file(path, data_format=DataFormat.for_path(path, csv_options=config.csv_options),
+        read_labelled_file(paths[split], data_format=DataFormat.for_path(paths[split], csv_options=config.csv_options),
                            strict=config.strict)
-        for path in config.data_paths().values()
+        for split in ("train", "test")
     )
     train_index, val_index = split_validation(
         len(train_file.reviews), fraction=config.val_fraction, seed=config.val_seed
@@ -321,7 +263,7 @@ class _Run:
         self.model = SentimentNet(self.model_config)
         if hp.pretrained_embeddings and resume_from is None:
             table, _ = glove_embedding_matrix(data.encoder.vocabulary, hp.embedding_dim, seed=config.seed)
-            self.model.embedding.weight.data.copy_(table)
+            self.model.embedding.weight.data.copy_(torch.from_numpy(table))
         if hp.ngram_init == "naive_bayes" and resume_from is None:
             initialise_bag_from_naive_bayes(self.model, data.train_rows, data.train_labels)
         self.model.to(context.device)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from sentiment_export import PreprocessingSpec, SentimentNetConfig
-from sentiment_export.modeling.net import POOLINGS
-from sentiment_export.text.spec import TRUNCATION_SIDES
+# the torch-free modules, so that the CLI checks every flag without importing torch
+from sentiment_export.modeling.config import POOLINGS, SentimentNetConfig
+from sentiment_export.text.spec import TRUNCATION_SIDES, PreprocessingSpec
 
 from .pretrained import PRETRAINED_SOURCES, check_pretrained_embeddings
 from .vocab import check_vocabulary_limits

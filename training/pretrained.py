@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from sentiment_export import Vocabulary
 from sentiment_export.errors import OptionalDependencyError
@@ -85,8 +84,9 @@ def _glove_words(index_file: Path) -> list[str]:
     return _parquet().read_table(index_file).column("index").to_pylist()
 
 
-def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: int) -> tuple[torch.Tensor, float]:
-    """An initial embedding table for ``vocabulary``: GloVe rows where GloVe has the word.
+def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: int) -> tuple[np.ndarray, float]:
+    """An initial embedding table for ``vocabulary`` (float32, ``(len(vocabulary), 50)``): GloVe rows where
+    GloVe has the word.
 
     Words GloVe lacks get small random vectors of GloVe's scale, PAD gets
     zeros. Returns the table and the fraction of vocabulary words covered.
@@ -109,4 +109,4 @@ def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: 
             covered += 1
     coverage = covered / max(1, len(vocabulary) - 2)
     logger.info("GloVe covers %.1f%% of the %d vocabulary words", 100 * coverage, len(vocabulary) - 2)
-    return torch.from_numpy(table), coverage
+    return table, coverage
