@@ -81,7 +81,7 @@ class Results:
 def recorded_facts(artifact: Artifact) -> tuple[str, dict[str, Any]]:
     """The artifact's name and its recorded training hyper-parameters: the suite's only manifest reads."""
     manifest = artifact.manifest
-    return str(manifest.get("name")), manifest.get("training", {}).get("hyperparameters", {})
+    return manifest.name, manifest.training.get("hyperparameters", {})
 
 
 # -- model arithmetic ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ _LAZY = {
     "load_eager_model": "modeling.from_artifact",
     "ProbabilityModel": "modeling.net",
     "SentimentNet": "modeling.net",
-    "SentimentNetConfig": "modeling.net",
+    "SentimentNetConfig": "modeling.config",
     "ParityReport": "export.parity",
     "check_parity": "export.parity",
     "verify_artifact": "export.parity",
@@ -56,7 +56,8 @@ if TYPE_CHECKING:
     from .text.encoder import TextEncoder
     from .export.build import export_artifact
     from .modeling.from_artifact import artifact_model_config, load_eager_model
-    from .modeling.net import ProbabilityModel, SentimentNet, SentimentNetConfig
+    from .modeling.config import SentimentNetConfig
+    from .modeling.net import ProbabilityModel, SentimentNet
     from .export.parity import ParityReport, check_parity, verify_artifact
     from .serving.runtime import Prediction, SentimentModel
     from .text.spec import SPEC_VERSION, PreprocessingSpec

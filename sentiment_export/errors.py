@@ -45,3 +45,7 @@ class SignatureError(ArtifactError):
 
 class SigningKeyError(SentimentExportError, ValueError):
     """A key file for signing or verifying is missing, unreadable or of an unsupported kind."""
+
+
+class OptionalDependencyError(SentimentExportError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the pip command."""

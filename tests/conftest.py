@@ -65,7 +65,8 @@ def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathF
     from sentiment_export.export.build import export_artifact
 
     with _torch_threads(1):
-        return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0").root
+        return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0",
+                               test_file=_DEFAULT_DATA / "test.ft.txt.bz2").root  # what the checkpoint was tested on
 
 
 @pytest.fixture(scope="session")

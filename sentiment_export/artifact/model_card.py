@@ -49,10 +49,11 @@ def describe_network(config: dict[str, Any]) -> str:
 
 
 def describe_data_format(training: dict[str, Any]) -> str:
-    """Which reader the training data went through (the checkpoint records it)."""
-    data_format = training.get("data_format") or {}
-    if isinstance(data_format, dict) and data_format.get("format") == "csv":
-        options = data_format.get("csv", {})
+    """Which reader the training data went through (the checkpoint records each file's format)."""
+    train = (training.get("data") or {}).get("train") or {}
+    data_format = train.get("format") if isinstance(train, dict) else None
+    if isinstance(data_format, dict) and data_format.get("name") == "csv":
+        options = data_format.get("csv_options") or {}
         return "CSV" + (f" ({', '.join(f'{key} {value!r}' for key, value in options.items())})" if options else "")
     return "Amazon Reviews polarity format (`__label__1` negative, `__label__2` positive)"
 

@@ -1,1 +1,20 @@
-"""Readers of labelled review files: the Amazon polarity format and CSV (no torch)."""
+"""Readers of labelled review files: the Amazon polarity format and CSV, behind one function (no torch)."""
+
+from .amazon import MalformedLines, Review, ReviewFile, read_reviews
+from .csv_reader import CsvOptions, read_csv_reviews
+from .files import open_data_file
+from .labelled import DATA_FORMATS, DataFormat, LabelledFile, read_labelled_file
+
+__all__ = [
+    "DATA_FORMATS",
+    "CsvOptions",
+    "DataFormat",
+    "LabelledFile",
+    "MalformedLines",
+    "Review",
+    "ReviewFile",
+    "open_data_file",
+    "read_csv_reviews",
+    "read_labelled_file",
+    "read_reviews",
+]

@@ -8,7 +8,6 @@ reads its data through this, and export reads its evaluation data through it.
 
 from __future__ import annotations
 
-import bz2
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataFormatError
+from .files import open_data_file
 
 LABELS = {b"__label__1": 0, b"__label__2": 1}
 """Label token -> class (0 = negative, 1 = positive)."""
@@ -60,12 +60,6 @@ class MalformedLines:
         return dict(sorted(self.counts.items()))
 
 
-def _open_binary(path: Path):
-    with open(path, "rb") as probe:
-        magic = probe.read(3)
-    return bz2.open(path, "rb") if magic == b"BZh" else open(path, "rb")
-
-
 def _parse(raw: bytes) -> tuple[str | None, Review | None]:
     """(reason, None) for a malformed line, (None, review) otherwise."""
     line = raw.rstrip(b"\r\n")
@@ -101,7 +95,7 @@ class ReviewFile:
 
     def __iter__(self) -> Iterator[Review]:
         self.malformed = MalformedLines()
-        with _open_binary(self.path) as handle:
+        with open_data_file(self.path) as handle:
             for line_number, raw in enumerate(handle, start=1):
                 reason, review = _parse(raw)
                 if review is not None:

@@ -7,15 +7,17 @@ raise :class:`DataFormatError` with ``strict=True``.
 
 from __future__ import annotations
 
-import bz2
 import csv
 import io
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataFormatError
 from .amazon import MalformedLines, Review
+from .files import open_data_file
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,32 @@ class CsvOptions:
     negative_label: str = "0"
     positive_label: str = "1"
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, str) or not value.strip():
+                raise DataFormatError(f"CSV option {name} must be a non-empty string, got {value!r}")
+        if self.text_column == self.label_column:
+            raise DataFormatError(f"the CSV text and label columns must differ, both are {self.text_column!r}")
+        if self.negative_label.strip() == self.positive_label.strip():
+            raise DataFormatError(f"the negative and positive CSV labels must differ, both are {self.negative_label!r}")
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CsvOptions:
+        """Rebuild the options recorded in a checkpoint; unknown or missing keys are errors, not guesses."""
+        known = set(cls.__dataclass_fields__)
+        if not isinstance(data, Mapping) or set(data) != known:
+            found = sorted(data) if isinstance(data, Mapping) else type(data).__name__
+            raise DataFormatError(f"CSV options must have exactly the keys {sorted(known)}, got {found}")
+        return cls(**data)
+
 
 def _open_text(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as probe:
-        compressed = probe.read(3) == b"BZh"
-    raw = bz2.open(path, "rb") if compressed else open(path, "rb")
     # surrogateescape keeps undecodable bytes visible (as surrogates) so that the
     # row holding them is counted instead of the whole file failing.
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    return io.TextIOWrapper(open_data_file(path), encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def _has_undecodable(text: str) -> bool:
@@ -50,8 +70,6 @@ def read_csv_reviews(
     header, or (``strict=True``) at the first row that cannot become a review.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CSV file {path} does not exist")
     labels = {options.negative_label: 0, options.positive_label: 1}
     malformed = MalformedLines()
     reviews: list[Review] = []

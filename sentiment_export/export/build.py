@@ -39,7 +39,7 @@ from ..artifact.manifest import (
 )
 from ..artifact.model_card import render_model_card
 from ..artifact.provenance import git_state, software_versions, utc_now
-from ..data.amazon import MalformedLines, Review, read_reviews
+from ..data.labelled import DataFormat, LabelledFile, read_labelled_file
 from ..errors import ArtifactError
 from ..fileio import atomic_write_bytes, atomic_write_text, sha256_file
 from ..modeling.checkpoint import Checkpoint, load_checkpoint
@@ -62,22 +62,25 @@ def _default_name(checkpoint: Checkpoint) -> str:
     return f"sentiment-{preset}" if isinstance(preset, str) and preset else "sentiment"
 
 
-def _test_file(checkpoint: Checkpoint, test_file: str | os.PathLike[str] | None, checkpoint_path: Path) -> Path:
+def _test_data(checkpoint: Checkpoint, test_file: str | os.PathLike[str] | None, checkpoint_path: Path) -> LabelledFile:
+    """The test reviews, read the way training read them (the checkpoint records each file's format)."""
+    metadata = checkpoint.metadata
     if test_file is None:
-        try:
-            test_file = checkpoint.metadata["data"]["test"]["path"]
-        except (KeyError, TypeError) as error:
+        test_file = (metadata.get("local_paths") or {}).get("test")
+        if test_file is None:
             raise ArtifactError(
-                f"checkpoint {checkpoint_path} records no test file (metadata['data']['test']['path']); "
+                f"checkpoint {checkpoint_path} records no test file on this machine (metadata['local_paths']['test']); "
                 "pass test_file= / --test-file to evaluate the export on"
-            ) from error
+            )
     path = Path(test_file)
     if not path.is_file():
         raise ArtifactError(
             f"test file {path} (to evaluate the export on) does not exist; pass test_file= / --test-file "
-            "with a reviews file in the Amazon polarity format"
+            "with a labelled reviews file"
         )
-    return path
+    recorded = ((metadata.get("data") or {}).get("test") or {}).get("format")
+    data_format = DataFormat.from_dict(recorded) if recorded else DataFormat.for_path(path)
+    return read_labelled_file(path, data_format=data_format)
 
 
 def _install(staging: Path, target: Path) -> None:
@@ -108,7 +111,8 @@ def export_artifact(
     """Export a checkpoint into the verified artifact ``out_dir/<name>-<version>/``; returns it, loaded.
 
     Builds TorchScript, ONNX and int8 ONNX, evaluates fp32 and int8 on
-    ``test_file`` (default: the checkpoint's ``metadata["data"]["test"]["path"]``),
+    ``test_file`` (default: the test file training read, ``metadata["local_paths"]["test"]``,
+    read in its recorded format),
     runs the parity gate, and writes the directory atomically. ``name``
     defaults to ``sentiment-<preset>``; ``version`` must be a semantic
     version. ``pack`` (``"tar.gz"`` or ``"zip"``) also writes
@@ -136,16 +140,13 @@ def export_artifact(
                 f"{existing} already exists; an artifact version is never overwritten: pass a new --version, "
                 "or --force (force=True) to replace it"
             )
-    test_path = _test_file(checkpoint, test_file, checkpoint_path)
-    reviews, malformed = read_reviews(test_path)
-    if not reviews:
-        raise ArtifactError(f"test file {test_path} holds no reviews ({malformed.describe()}); pass another --test-file")
+    test_data = _test_data(checkpoint, test_file, checkpoint_path)
 
     model, encoder = checkpoint.build_model(), checkpoint.build_encoder()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=out_dir))
     try:
-        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_path, reviews, malformed, started)
+        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_data, started)
         load_artifact(staging)  # what ships is what the loader accepts
         _install(staging, target)
     except BaseException:
@@ -157,14 +158,14 @@ def export_artifact(
     return load_artifact(target)
 
 
-def _test_metrics(onnx_path: Path, int8_path: Path, encoder: TextEncoder, test_path: Path, reviews: list[Review], malformed: MalformedLines) -> TestMetrics:
-    rows = [encoder.encode_ids(review.text) for review in reviews]
-    labels = np.array([review.label for review in reviews], dtype=np.float64)
+def _test_metrics(onnx_path: Path, int8_path: Path, encoder: TextEncoder, test_data: LabelledFile) -> TestMetrics:
+    rows = encoder.encode_ids_batch([review.text for review in test_data.reviews])
+    labels = np.array([review.label for review in test_data.reviews], dtype=np.float64)
     return TestMetrics(
-        file=test_path.name,
-        sha256=sha256_file(test_path),
-        examples=len(reviews),
-        malformed=malformed.to_dict(),
+        file=test_data.path.name,
+        sha256=test_data.sha256,
+        examples=len(test_data.reviews),
+        malformed=test_data.malformed.to_dict(),
         **evaluate_onnx_files(onnx_path, int8_path, encoder, rows, labels),
     )
 
@@ -172,7 +173,7 @@ def _test_metrics(onnx_path: Path, int8_path: Path, encoder: TextEncoder, test_p
 def _training_record(metadata: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's training record for the manifest: no history (curves.json has it) and no local
     paths of the data files (their names and sha256 identify them without exposing the trainer's disk)."""
-    record = {key: value for key, value in metadata.items() if key != "history"}
+    record = {key: value for key, value in metadata.items() if key not in ("history", "local_paths")}
     data = record.get("data")
     if isinstance(data, dict):
         record["data"] = {
@@ -202,9 +203,7 @@ def _build(
     encoder: TextEncoder,
     name: str,
     version: str,
-    test_path: Path,
-    reviews: list[Review],
-    malformed: MalformedLines,
+    test_data: LabelledFile,
     started: float,
 ) -> None:
     """Write every artifact file into ``staging``; raises ParityError before the non-model files exist."""
@@ -248,7 +247,7 @@ def _build(
             "which describe model.pt itself and are only known after it is written",
         },
         training=_training_record(checkpoint.metadata),
-        test_metrics=_test_metrics(files["onnx"], files["onnx_int8"], encoder, test_path, reviews, malformed),
+        test_metrics=_test_metrics(files["onnx"], files["onnx_int8"], encoder, test_data),
         checkpoint_name=checkpoint_path.name,
     )
     export_torchscript(
@@ -257,7 +256,7 @@ def _build(
         extra_files={"spec.json": spec.to_json(), "vocab.txt": encoder.vocabulary.to_text(), "manifest.json": manifest.embedded_json()},
     )
 
-    texts = select_verification_texts([review.text for review in reviews], encoder)
+    texts = select_verification_texts([review.text for review in test_data.reviews], encoder)
     report = check_parity(
         model, encoder, texts, torchscript=files["torchscript"], onnx=files["onnx"], onnx_int8=files["onnx_int8"]
     )

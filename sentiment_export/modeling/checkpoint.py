@@ -20,7 +20,8 @@ import torch
 from ..text.encoder import TextEncoder
 from ..errors import CheckpointError
 from ..fileio import atomic_write_bytes
-from .net import SentimentNet, SentimentNetConfig
+from .config import SentimentNetConfig
+from .net import SentimentNet
 from ..text.spec import PreprocessingSpec
 from ..text.vocabulary import Vocabulary
 

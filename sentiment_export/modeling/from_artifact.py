@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from ..artifact.loader import Artifact
 from ..errors import ArtifactError
-from .net import SentimentNet, SentimentNetConfig
+from .config import SentimentNetConfig
+from .net import SentimentNet
 
 
 def artifact_model_config(artifact: Artifact) -> SentimentNetConfig:

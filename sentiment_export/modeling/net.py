@@ -27,56 +27,14 @@ contract (spec -> ids) does not change.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
-POOLINGS = ("last", "mean_max")
+from .config import SentimentNetConfig
 
 BIGRAM_HASH_MULTIPLIER = 1_000_003
 """Bigram ``(a, b)`` of ids goes to bucket ``(a * M + b) mod buckets``, then + 1 (0 is padding).
 Part of the model's definition: changing it changes every trained bag-of-n-grams model."""
-
-
-@dataclass(frozen=True)
-class SentimentNetConfig:
-    """Every hyper-parameter of the network; stored in checkpoints and artifacts."""
-
-    vocab_size: int
-    embedding_dim: int = 400
-    hidden_dim: int = 512
-    num_layers: int = 2
-    dropout: float = 0.5
-    embedding_dropout: float = 0.0
-    bidirectional: bool = False
-    pooling: str = "last"
-    recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
-    ngram_dim: int = 0
-    ngram_buckets: int = 0
-
-    def __post_init__(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("recurrent_steps", "ngram_dim", "ngram_buckets"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.ngram_buckets and not self.ngram_dim:
-            raise ValueError("ngram_buckets needs ngram_dim > 0 (the bag-of-n-grams branch is off)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SentimentNetConfig:
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown SentimentNet config keys {unknown}")
-        return cls(**data)
 
 
 def hashed_bigrams(input_ids: torch.Tensor, buckets: int) -> torch.Tensor:

@@ -1,0 +1,60 @@
+"""SentimentNet's config: every hyper-parameter of the network, and the rules they must keep (no torch).
+
+Kept apart from the network so that a configuration can be built and
+checked (``python -m training`` does it for every flag) without importing
+torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+POOLINGS = ("last", "mean_max")
+"""Values of ``pooling``: the last real step, or mean and max over the real steps."""
+
+
+@dataclass(frozen=True)
+class SentimentNetConfig:
+    """Every hyper-parameter of the network; stored in checkpoints and artifacts."""
+
+    vocab_size: int
+    embedding_dim: int = 400
+    hidden_dim: int = 512
+    num_layers: int = 2
+    dropout: float = 0.5
+    embedding_dropout: float = 0.0
+    bidirectional: bool = False
+    pooling: str = "last"
+    recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
+    ngram_dim: int = 0
+    ngram_buckets: int = 0
+
+    def __post_init__(self) -> None:
+        """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("recurrent_steps", "ngram_dim", "ngram_buckets"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("dropout", "embedding_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.ngram_buckets and not self.ngram_dim:
+            raise ValueError(
+                f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "
+                "bag-of-n-grams branch off): set ngram_dim, or ngram_buckets 0"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SentimentNetConfig:
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown SentimentNet config keys {unknown}")
+        return cls(**data)
