@@ -41,7 +41,7 @@ from ..artifact.model_card import render_model_card
 from ..artifact.provenance import git_state, software_versions, utc_now
 from ..data.labelled import DataFormat, LabelledFile, read_labelled_file
 from ..errors import ArtifactError
-from ..fileio import atomic_write_bytes, atomic_write_text, sha256_file
+from ..fileio import atomic_write_bytes, atomic_write_text
 from ..modeling.checkpoint import Checkpoint, load_checkpoint
 from ..modeling.net import SentimentNet
 from ..text.encoder import TextEncoder
