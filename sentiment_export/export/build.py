@@ -137,8 +137,8 @@ def export_artifact(
     for existing in (target, archive):
         if existing is not None and existing.exists() and not force:
             raise ArtifactError(
-                f"{existing} already exists; an artifact version is never overwritten: pass a new --version, "
-                "or --force (force=True) to replace it"
+                f"{existing} already exists; an artifact version is never overwritten: pass a new --artifact-version, "
+                "or --overwrite-artifact (force=True) to replace it"
             )
     test_data = _test_data(checkpoint, test_file, checkpoint_path)
 
