@@ -106,13 +106,13 @@ def test_module_entry_point_reads_stdin(exported_artifact: Path, model: Sentimen
         (["--batch-size", "0", "hi"], r"error: batch_size must be >= 1, got 0"),
     ],
 )
-def test_library_errors_are_one_line_without_traceback(exported_artifact: Path, capsys, argv, message) -> None:
+def test_library_errors_are_one_line_exit_2_without_traceback(exported_artifact: Path, capsys, argv, message) -> None:
     from sentiment_export.serving import providers as providers
     from sentiment_export.cli.main import main
 
     if argv[:2] == ["--device", "cuda"] and providers.cuda_in_build():
         pytest.skip("this onnxruntime has a CUDA provider; the no-CUDA error cannot be provoked here")
-    assert main(["predict", "--artifact", str(exported_artifact), *argv]) == 1
+    assert main(["predict", "--artifact", str(exported_artifact), *argv]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert re.fullmatch(message + r"\n", captured.err) and "Traceback" not in captured.err
@@ -121,5 +121,5 @@ def test_library_errors_are_one_line_without_traceback(exported_artifact: Path, 
 def test_a_missing_artifact_is_reported(tmp_path: Path, capsys) -> None:
     from sentiment_export.cli.main import main
 
-    assert main(["predict", "--artifact", str(tmp_path / "missing"), "hi"]) == 1
+    assert main(["predict", "--artifact", str(tmp_path / "missing"), "hi"]) == 2
     assert re.match(r"error: artifact .*missing does not exist", capsys.readouterr().err)
