@@ -241,6 +241,7 @@ def test_preset_may_override_spec_fields() -> None:
         ({"max_vocab_size": 2}, "max_vocab_size must be 0 .no limit. or >= 3"),  # the vocabulary's rule
         ({"pretrained_embeddings": "glove-6b-50d", "embedding_dim": 64}, "set --embedding-dim 50"),
         ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+        ({"grad_clip": float("nan")}, "grad_clip must be a finite number, got nan"),
     ],
 )
 def test_hyperparameters_check_the_network_and_the_spec_when_built(changes: dict, message: str) -> None:

@@ -7,6 +7,7 @@ derives one flag per field, with the field's ``help`` as its description).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -86,9 +87,13 @@ class Hyperparameters:
         :class:`SentimentNetConfig`, the spec's in :class:`PreprocessingSpec`,
         the vocabulary's in :func:`check_vocabulary_limits`, pre-trained
         vectors' in :func:`check_pretrained_embeddings`; building them here
-        runs those rules. Only the optimisation settings are checked here.
+        runs those rules. The optimisation settings' rules live here.
         Raises ``ValueError`` (a :class:`SpecError` for the spec's fields).
         """
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{spec.name} must be a finite number, got {value!r}")
         self.model_config(_ANY_VOCAB_SIZE)
         self.spec()
         check_vocabulary_limits(min_freq=self.min_freq, max_vocab_size=self.max_vocab_size)
