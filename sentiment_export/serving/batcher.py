@@ -155,10 +155,7 @@ class MicroBatcher:
                 self._queue.remove(item)
                 self._queued_texts -= len(item.texts)
                 self._on_queue(len(self._queue))
-            raise DeadlineExceeded(
-                f"not scored within the {timeout_s:g} s deadline (--timeout): the server is overloaded "
-                "or the texts are long; retry later or send fewer texts per request"
-            ) from None
+            raise DeadlineExceeded(f"not scored within {timeout_s:g} s") from None
 
     def _signal(self) -> None:
         if self._wake is not None:

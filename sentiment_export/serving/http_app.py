@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import oip
 from .batcher import MicroBatcher
-from .errors import BadRequest, InternalError, NotReady, PayloadTooLarge, RequestError
+from .errors import BadRequest, DeadlineExceeded, InternalError, NotReady, PayloadTooLarge, RequestError
 from .metrics import ServerMetrics
 from .openapi import openapi_document
 from .options import ServeOptions
@@ -145,9 +145,15 @@ async def _submit(request: Request, served: ServedModel, texts: list[str], deadl
     """Predictions of ``texts`` from ``served``'s batcher, by ``deadline`` (event-loop time)."""
     request.state.model = f"{served.name}:{served.version}"
     request.state.texts = len(texts)
-    batcher = _check_ready(_state(request), served)
+    state = _state(request)
+    batcher = _check_ready(state, served)
     try:
         return await batcher.submit(texts, timeout_s=max(deadline - asyncio.get_running_loop().time(), 0.0))
+    except DeadlineExceeded:
+        raise DeadlineExceeded(
+            f"not answered within the {state.options.timeout_s:g} s deadline (--timeout): the server is "
+            "overloaded or the texts are long; retry later or send fewer texts per request"
+        ) from None
     except RequestError:
         raise
     except Exception as error:  # a scoring failure is the server's, not the client's

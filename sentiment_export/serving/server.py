@@ -134,7 +134,8 @@ def _serve_workers(artifacts: Sequence[str], options: ServeOptions, sock: socket
     events = context.Queue()
     with tempfile.TemporaryDirectory(prefix="sentiment-serve-metrics-") as metrics_dir:
         previous = os.environ.get(MULTIPROCESS_ENV)
-        os.environ[MULTIPROCESS_ENV] = os.environ.get(MULTIPROCESS_ENV) or metrics_dir
+        metrics_dir = previous or metrics_dir
+        os.environ[MULTIPROCESS_ENV] = metrics_dir  # inherited by the workers, read when they import prometheus_client
         try:
             workers = [
                 context.Process(target=_worker_main, args=(list(artifacts), options, sock, events), name=f"serve-{index}")
@@ -171,7 +172,7 @@ def _serve_workers(artifacts: Sequence[str], options: ServeOptions, sock: socket
             on_ready(url_of(sock))
         for worker in workers:
             worker.join()
-            multiprocess.mark_process_dead(worker.pid)
+            multiprocess.mark_process_dead(worker.pid, path=metrics_dir)
         if failure is not None:
             raise ServeError(failure)
         bad = [f"{worker.name} exit {worker.exitcode}" for worker in workers if worker.exitcode != 0]
