@@ -148,14 +148,21 @@ class MicroBatcher:
         self._queued_texts += len(texts)
         self._on_queue(len(self._queue))
         self._signal()
+        timer = loop.call_later(timeout_s, self._expire, item, timeout_s)  # cheaper than wait_for's task
         try:
-            return await asyncio.wait_for(item.future, timeout_s)
-        except asyncio.TimeoutError:
-            if item in self._queue:
-                self._queue.remove(item)
-                self._queued_texts -= len(item.texts)
-                self._on_queue(len(self._queue))
-            raise DeadlineExceeded(f"not scored within {timeout_s:g} s") from None
+            return await item.future
+        finally:
+            timer.cancel()
+
+    def _expire(self, item: _Pending, timeout_s: float) -> None:
+        """Deadline of a request: answer it with DeadlineExceeded and drop it from the queue if still there."""
+        if item.future.done():
+            return
+        item.future.set_exception(DeadlineExceeded(f"not scored within {timeout_s:g} s"))
+        if item in self._queue:
+            self._queue.remove(item)
+            self._queued_texts -= len(item.texts)
+            self._on_queue(len(self._queue))
 
     def _signal(self) -> None:
         if self._wake is not None:
