@@ -370,12 +370,15 @@ def test_a_request_past_its_deadline_gets_504(exported_artifact, tmp_path):
 
 
 def test_sigterm_during_load_answers_every_accepted_request_and_exits_0(exported_artifact, tmp_path, model):
-    server = Server([exported_artifact], "--max-batch-size", "1", "--no-access-log", log_dir=tmp_path)
+    # a generous deadline: this checks the drain, not --timeout, on a box that may be busy
+    server = Server([exported_artifact], "--max-batch-size", "1", "--timeout", "120", "--no-access-log", log_dir=tmp_path)
     texts = [text * 8 for text in _snippets(100)]  # long texts, so that the requests are still queued at SIGTERM
     expected = model.predict_proba(texts)
 
     async def load_then_terminate():
-        task = asyncio.ensure_future(_post_all(server.url, [{"texts": texts}] * 40, path="/predict", concurrency=40))
+        task = asyncio.ensure_future(
+            _post_all(server.url, [{"texts": texts}] * 40, path="/predict", concurrency=40, timeout=150)
+        )
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             for _ in range(500):  # until most requests are in flight (bounded: 5 s)
                 if _metric((await client.get("/metrics")).text, "sentiment_http_requests_in_flight") >= 20:
