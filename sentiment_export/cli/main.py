@@ -118,6 +118,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`sentiment_export.cli.predict`)."""
     from .predict import register as register_predict
+    from .serve import register as register_serve
 
     parser = argparse.ArgumentParser(
         prog="sentiment-export",
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     sign.set_defaults(handler=_run_sign)
 
     register_predict(subparsers)
+    register_serve(subparsers)
     return parser
 
 
