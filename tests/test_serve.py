@@ -86,15 +86,16 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def two_versions(exported_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The session artifact (tiny 1.0.0) and a copy of it declared as tiny 1.1.0 (same files, same checksums)."""
-    copy = tmp_path_factory.mktemp("served") / "tiny-1.1.0"
-    shutil.copytree(exported_artifact, copy)
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["version"] = "1.1.0"
-    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-    return exported_artifact, copy
+def two_versions(exported_artifact: Path, small_checkpoint: Path, small_test_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The session artifact (tiny 1.0.0) and the same checkpoint exported again as tiny 1.1.0 (a manifest
+    edited by hand would be refused: model.pt embeds the manifest it was exported with)."""
+    from conftest import _torch_threads
+
+    from sentiment_export import export_artifact
+
+    with _torch_threads(1):
+        again = export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("served"), name="tiny", version="1.1.0", test_file=small_test_file)
+    return exported_artifact, again.root
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +465,7 @@ def test_startup_failures_are_one_line_and_a_nonzero_exit(exported_artifact, tmp
     finally:
         taken.close()
     for message, result in cases.items():
-        assert result.returncode == 1, (message, result.stderr)
+        assert result.returncode == 2, (message, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message.lower() in lines[0].lower(), result.stderr
 
@@ -487,3 +488,26 @@ print("torch" in sys.modules)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_serve_with_a_public_key_refuses_an_unsigned_artifact_and_serves_a_signed_one(exported_artifact, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sentiment_export import sign_artifact
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = tmp_path / "key.pem", tmp_path / "key.pub"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    unsigned = _serve_once(str(exported_artifact), "--port", "0", "--public-key", str(public))
+    assert unsigned.returncode == 2 and "is not signed" in unsigned.stderr, unsigned.stderr
+
+    signed = Path(shutil.copytree(exported_artifact, tmp_path / exported_artifact.name))
+    sign_artifact(signed, private_key=private)
+    server = Server([signed], "--public-key", str(public), log_dir=tmp_path)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert client.get("/v2/health/ready").status_code == 200
+    finally:
+        assert server.stop() == 0
