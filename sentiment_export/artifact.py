@@ -4,6 +4,7 @@ Layout of ``<name>-<version>/``::
 
     manifest.json          what it is, where it came from, and a sha256 + size for every other file
     model.pt               TorchScript (spec.json, vocab.txt, manifest.json embedded as extra files)
+    model.pt2              optional: torch.export + AOTInductor package (the same three files embedded)
     model.onnx             ONNX fp32
     model.int8.onnx        ONNX, weights dynamically quantized to int8
     weights.safetensors    the eager PyTorch weights (model config in the manifest)
@@ -46,6 +47,7 @@ MANIFEST_FILENAME = "manifest.json"
 
 ROLE_FILENAMES: dict[str, str] = {
     "torchscript": "model.pt",
+    "pt2": "model.pt2",
     "onnx": "model.onnx",
     "onnx_int8": "model.int8.onnx",
     "weights": "weights.safetensors",
@@ -57,7 +59,10 @@ ROLE_FILENAMES: dict[str, str] = {
     "curves_plot": "curves.png",
     "verification": "verification.json",
 }
-"""Role -> file name inside the artifact; every role is required."""
+"""Role -> file name inside the artifact; every role is required except the OPTIONAL_ROLES."""
+
+OPTIONAL_ROLES = frozenset({"pt2"})
+"""Roles an artifact may lack (``model.pt2`` is skipped by ``export --no-pt2``)."""
 
 PACK_FORMATS = ("tar.gz", "zip")
 
@@ -195,7 +200,7 @@ def _check_files(root: Path, manifest: dict[str, Any]) -> None:
     if not isinstance(files, dict):
         raise ArtifactError(f"artifact {root}: {MANIFEST_FILENAME} has no 'files' table; re-export the artifact")
     listed_roles = {entry.get("role") for entry in files.values() if isinstance(entry, dict)}
-    missing_roles = [role for role in ROLE_FILENAMES if role != "manifest" and role not in listed_roles]
+    missing_roles = [role for role in ROLE_FILENAMES if role not in {"manifest", *OPTIONAL_ROLES} and role not in listed_roles]
     if missing_roles:
         raise ArtifactError(
             f"artifact {root}: {MANIFEST_FILENAME} lists no file for the roles {missing_roles}; re-export the artifact"

@@ -45,6 +45,7 @@ from .manifest import file_table, git_state, software_versions, utc_now, validat
 from .model import ProbabilityModel, SentimentNet
 from .model_card import render_model_card
 from .parity import check_parity, onnx_runner, select_verification_texts, verification_record
+from .pt2_export import export_pt2
 from .reviews import MalformedLines, Review, read_reviews
 
 logger = logging.getLogger(__name__)
@@ -340,6 +341,7 @@ def export_artifact(
     force: bool = False,
     pack: str | None = None,
     test_file: str | os.PathLike[str] | None = None,
+    pt2: bool = True,
 ) -> Path:
     """Export a checkpoint into the verified artifact ``out_dir/<name>-<version>/``; returns that directory.
 
@@ -348,7 +350,9 @@ def export_artifact(
     runs the parity gate, and writes the directory atomically. ``name``
     defaults to ``sentiment-<preset>``; ``version`` must be a semantic
     version. ``pack`` (``"tar.gz"`` or ``"zip"``) also writes
-    ``<name>-<version>.<pack>`` beside the directory.
+    ``<name>-<version>.<pack>`` beside the directory. ``pt2=False`` skips
+    ``model.pt2`` (torch.export + AOTInductor, which needs a C++ compiler
+    and adds a compile of about a minute on 2 cores).
 
     Raises ``ValueError`` for a bad name, version or pack format,
     :class:`CheckpointError` for an unreadable checkpoint,
@@ -381,7 +385,7 @@ def export_artifact(
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=out_dir))
     try:
-        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_path, reviews, malformed, started)
+        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_path, reviews, malformed, started, pt2=pt2)
         load_artifact(staging)  # what ships is what the loader accepts
         _install(staging, target)
     except BaseException:
@@ -405,6 +409,8 @@ def _build(
     reviews: list[Review],
     malformed: MalformedLines,
     started: float,
+    *,
+    pt2: bool,
 ) -> None:
     """Write every artifact file into ``staging``; raises ParityError before the non-model files exist."""
     files = {role: staging / filename for role, filename in ROLE_FILENAMES.items()}
@@ -467,19 +473,19 @@ def _build(
         "metrics": {"test": test_metrics, "training": metadata.get("metrics", {})},
         "export": {"checkpoint": checkpoint_path.name},
     }
-    export_torchscript(
-        model,
-        files["torchscript"],
-        extra_files={
-            "spec.json": encoder.spec.to_json(),
-            "vocab.txt": encoder.vocabulary.to_text(),
-            "manifest.json": json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-        },
-    )
+    embedded = {
+        "spec.json": encoder.spec.to_json(),
+        "vocab.txt": encoder.vocabulary.to_text(),
+        "manifest.json": json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+    }
+    export_torchscript(model, files["torchscript"], extra_files=embedded)
+    if pt2:
+        manifest["pt2"] = export_pt2(_probability_model(model), files["pt2"], example=_trace_example(model.config.vocab_size), embedded_files=embedded)
 
     texts = select_verification_texts([review.text for review in reviews], encoder)
     report = check_parity(
-        model, encoder, texts, torchscript=files["torchscript"], onnx=files["onnx"], onnx_int8=files["onnx_int8"]
+        model, encoder, texts, torchscript=files["torchscript"], onnx=files["onnx"], onnx_int8=files["onnx_int8"],
+        pt2=files["pt2"] if pt2 else None,
     )
     logger.info("%s", report.describe())
     report.raise_for_failures()
@@ -491,5 +497,5 @@ def _build(
     manifest["metrics"]["parity"] = report.to_dict()
     manifest["export"]["seconds"] = round(time.perf_counter() - started, 2)
     atomic_write_text(files["model_card"], render_model_card(manifest))
-    manifest["files"] = file_table(staging, {role: name for role, name in ROLE_FILENAMES.items() if role != "manifest"})
+    manifest["files"] = file_table(staging, {role: name for role, name in ROLE_FILENAMES.items() if role != "manifest" and (pt2 or role != "pt2")})
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
