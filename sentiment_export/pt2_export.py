@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import warnings
 import zipfile
@@ -162,14 +161,16 @@ def accepted_shapes(program: torch.export.ExportedProgram) -> dict[str, list[int
 
 def _check_compiler() -> None:
     """AOTInductor compiles C++ at export time: say so before a long compile fails deep inside torch."""
-    from torch._inductor import config
+    from torch._inductor import config, exc
+    from torch._inductor.cpp_builder import get_cpp_compiler
 
-    compiler = config.cpp.cxx[1] or "g++"
-    if shutil.which(compiler) is None:
+    try:
+        get_cpp_compiler()  # runs `<compiler> --version` for each candidate of config.cpp.cxx
+    except exc.InvalidCxxCompiler as error:
         raise Pt2ExportError(
-            f"model.pt2 needs a C++ compiler at export time (AOTInductor), and {compiler!r} is not on PATH; "
+            f"model.pt2 needs a C++ compiler at export time (AOTInductor), and {config.cpp.cxx[-1]!r} does not run; "
             "install one (apt-get install g++, or set CXX), or export without model.pt2 (--no-pt2)"
-        )
+        ) from error
 
 
 def manifest_entry(program: torch.export.ExportedProgram) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 
 from sentiment_export import ARTIFACT_FORMAT_VERSION, ArtifactError, load_artifact, load_checkpoint
 from sentiment_export import artifact as artifact_module
-from sentiment_export.artifact import ROLE_FILENAMES, pack_artifact
+from sentiment_export.artifact import OPTIONAL_ROLES, ROLE_FILENAMES, pack_artifact
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
 
@@ -43,7 +43,7 @@ def test_loads_a_directory_and_names_every_role(exported_artifact: Path) -> None
     assert artifact.manifest["format_version"] == ARTIFACT_FORMAT_VERSION
     for role, filename in ROLE_FILENAMES.items():
         assert artifact.file(role) == exported_artifact / filename
-        assert artifact.file(role).is_file()
+        assert artifact.file(role).is_file() or role in OPTIONAL_ROLES
 
 
 def test_unknown_role_is_an_error(exported_artifact: Path) -> None:
@@ -145,7 +145,7 @@ def test_pack_round_trip(artifact_copy: Path, tmp_path: Path, fmt: str) -> None:
     unpacked = load_artifact(archive, extract_to=tmp_path / "unpacked")
     assert unpacked.root == tmp_path / "unpacked" / artifact_copy.name
     assert unpacked.manifest == load_artifact(artifact_copy).manifest
-    for role in ROLE_FILENAMES:
+    for role in set(ROLE_FILENAMES) - OPTIONAL_ROLES:
         assert unpacked.file(role).read_bytes() == (artifact_copy / ROLE_FILENAMES[role]).read_bytes()
     default = load_artifact(archive)  # into a temporary directory
     assert default.root.is_dir() and default.root != unpacked.root

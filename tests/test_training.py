@@ -276,10 +276,10 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
     argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",
-            "--pack", "zip"]
+            "--pack", "zip", "--no-pt2"]
     assert main(argv) == 0
     assert calls == [(tmp_path / "run" / "best.pt", {"out_dir": tmp_path / "artifacts", "name": "mine",
-                                                     "version": "2.0.0", "force": False, "pack": "zip"})]
+                                                     "version": "2.0.0", "force": False, "pack": "zip", "pt2": False})]
     out = capsys.readouterr().out
     assert f"artifact: {tmp_path / 'artifacts' / 'mine-2.0.0'}" in out and "test: loss" in out
 
