@@ -212,7 +212,7 @@ def test_a_file_that_is_not_a_package_is_refused(tmp_path: Path, pt2_artifact: P
     (tmp_path / "model.pt2").write_bytes(b"not a zip")
     with pytest.raises(Pt2ExportError, match="is not a readable PT2 archive"):
         aoti_runner(tmp_path / "model.pt2")
-    with pytest.raises(Pt2ExportError, match=r"has no extra/spec\.json record"):
+    with pytest.raises(Pt2ExportError, match=r"has no archive_format record"):
         read_embedded_files(pt2_artifact / "model.pt")  # a TorchScript zip, not a package
 
 
