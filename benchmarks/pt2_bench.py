@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(rows)} texts of {args.texts.name}, batch {args.batch_size}, {args.threads} thread(s), best of {args.repeats}; "
         f"torch {torch.__version__}"
     )
-    header = ("way", "texts/s", "speed vs TorchScript", "one text p50 ms", "speed vs TorchScript", "max |diff| vs eager")
+    header = ("way", "texts/s", "speed vs TorchScript", "one text p50 ms", "speed vs TorchScript", "max abs diff vs eager")
     lines = [
         (name, f"{rate:,.0f}", f"{rate / torchscript_rate:.2f}x", f"{latency:.3f}", f"{torchscript_latency / latency:.2f}x", f"{diff:.2g}")
         for name, rate, latency, diff in results
