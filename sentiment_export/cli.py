@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace an existing artifact of this name and version")
     export.add_argument("--pack", choices=("tar.gz", "zip"), default=None, help="also write one archive of the artifact")
     export.add_argument("--test-file", default=None, metavar="FILE", help="reviews to evaluate on (default: the checkpoint's test file)")
-    export.add_argument("--no-pt2", action="store_true", help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds about a minute)")
+    export.add_argument("--no-pt2", action="store_true", help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
     _add_threads_option(export)
     export.set_defaults(handler=_run_export)
 

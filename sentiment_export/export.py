@@ -352,7 +352,7 @@ def export_artifact(
     version. ``pack`` (``"tar.gz"`` or ``"zip"``) also writes
     ``<name>-<version>.<pack>`` beside the directory. ``pt2=False`` skips
     ``model.pt2`` (torch.export + AOTInductor, which needs a C++ compiler
-    and adds a compile of about a minute on 2 cores).
+    and adds a compile of 20-30 s on 2 quiet cores, minutes on busy ones).
 
     Raises ``ValueError`` for a bad name, version or pack format,
     :class:`CheckpointError` for an unreadable checkpoint,

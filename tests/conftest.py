@@ -61,7 +61,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The artifact directory exported from ``small_checkpoint`` once per session, without model.pt2
-    (its compile takes a minute or more; ``pt2_artifact`` has one); never modify it (copy it with
+    (its compile adds 20-30 s, minutes on a busy box; ``pt2_artifact`` has one); never modify it (copy it with
     ``shutil.copytree`` first)."""
     from sentiment_export.export import export_artifact
 

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--pack", choices=("tar.gz", "zip"),
                         help="also pack the artifact directory into one archive of this format")
     export.add_argument("--no-pt2", action="store_true",
-                        help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds about a minute)")
+                        help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
     return parser
 
 
