@@ -387,7 +387,7 @@ def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_pa
 def test_usage_errors_exit_2_with_usage(demo_build: DemoBuild, args: list[str], message: bytes) -> None:
     done = _run(demo_build.binary, *args)
     assert done.returncode == 2
-    assert message in done.stderr and b"usage: sentiment_demo MODEL.pt" in done.stderr
+    assert message in done.stderr and b"usage: sentiment_demo MODEL [options]" in done.stderr
 
 
 def test_encoder_throughput_cpp_vs_python(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide, capsys: pytest.CaptureFixture[str]) -> None:
