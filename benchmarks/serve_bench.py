@@ -1,6 +1,6 @@
 """Load test of `sentiment-export serve`: adaptive batching vs batching off vs the in-process ceiling.
 
-    python benchmarks/serve_bench.py --artifact artifacts/sentiment-default-1.0.0 [--requests 2000] \\
+    python -m benchmarks.serve_bench --artifact artifacts/sentiment-default-1.0.0 [--requests 2000] \\
         [--concurrency 1 8 64 256] [--imdb ../shared/data/imdb/test.ft.txt.bz2]
 
 For each data set (the embedded snippets; imdb reviews when the file is

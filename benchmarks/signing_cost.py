@@ -1,6 +1,6 @@
 """What the integrity checks cost next to a plain load: embedded copies, known answers, signing, key-checked load.
 
-    python benchmarks/signing_cost.py ARTIFACT [--repeats N]
+    python -m benchmarks.signing_cost ARTIFACT [--repeats N]
 
 Works on a private copy of ARTIFACT (a directory) with a P-256 key pair made
 for the run. Each step runs N times (default 5); the table gives the median

@@ -60,13 +60,25 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The artifact directory exported from ``small_checkpoint`` once per session; never modify it
-    (copy it with ``shutil.copytree`` first)."""
+    """The artifact directory exported from ``small_checkpoint`` once per session, without model.pt2
+    (its compile adds 20-30 s, minutes on a busy box; ``pt2_artifact`` has one); never modify it (copy it with
+    ``shutil.copytree`` first)."""
     from sentiment_export.export.build import export_artifact
 
     with _torch_threads(1):
         return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts"), name="tiny", version="1.0.0",
-                               test_file=_DEFAULT_DATA / "test.ft.txt.bz2").root  # what the checkpoint was tested on
+                               test_file=_DEFAULT_DATA / "test.ft.txt.bz2", pt2=False).root  # what the checkpoint was tested on
+
+
+@pytest.fixture(scope="session")
+def pt2_artifact(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The artifact exported from ``small_checkpoint`` with the defaults (model.pt2 included) once per
+    session; never modify it."""
+    from sentiment_export.export.build import export_artifact
+
+    with _torch_threads(1):
+        return export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("artifacts-pt2"), name="tiny", version="1.0.0",
+                               test_file=_DEFAULT_DATA / "test.ft.txt.bz2").root
 
 
 @pytest.fixture(scope="session")

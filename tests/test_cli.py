@@ -79,7 +79,7 @@ def test_export_force_pack_and_run_curves(small_checkpoint: Path, small_test_fil
     stale.mkdir(parents=True)
     (stale / "old-file").write_text("old")
     argv = ["export", "--checkpoint", str(checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--artifact-name", "cli", "--artifact-version", "2.1.0"]
-    argv += ["--test-file", str(small_test_file), "--pack", "zip"]
+    argv += ["--test-file", str(small_test_file), "--pack", "zip", "--no-pt2"]
     assert main(argv) == 2
     assert "already exists" in capsys.readouterr().err and (stale / "old-file").exists()
 

@@ -1,7 +1,8 @@
 """The C++ demo (cpp_demo/) scores raw text exactly as Python does, and refuses bad model files.
 
 The demo is built once per session with CMake against the installed torch's
-libtorch, then run on the model.pt of the session's exported artifact:
+libtorch, then run on the model.pt of the session's exported artifact (and on
+both model.pt and model.pt2 of the artifact exported with model.pt2):
 - parity: on the hand-made hard cases (tests/golden/hard_cases.jsonl), the
   embedded snippets test set and, when ../shared/data/imdb exists, 1,000 imdb
   test reviews, the C++ tokens and ids equal Python's on every text and the
@@ -9,7 +10,9 @@ libtorch, then run on the model.pt of the session's exported artifact:
 - a sweep of Unicode code points in the contexts where Python's re/str and
   PCRE2/ICU could differ gives the same tokens;
 - a file without spec, with an unknown spec version or written by a newer
-  torch is refused with a clear message and a non-zero exit.
+  torch is refused with a clear message and a non-zero exit;
+- model.pt2 (AOTInductor) and model.pt of one artifact give the same ids and
+  Python's scores (within 1e-5) on the same golden texts.
 
 Without cmake, a compiler, PCRE2, ICU or nlohmann/json the tests skip with the
 reason, except when the environment variable CI is set: then they fail.
@@ -372,7 +375,7 @@ def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_pa
     assert done.returncode == 1 and b"does not exist" in done.stderr
     (tmp_path / "junk.pt").write_bytes(b"not a zip archive")
     done = _run(demo_build.binary, str(tmp_path / "junk.pt"), "text")
-    assert done.returncode == 1 and b"is not a TorchScript archive" in done.stderr
+    assert done.returncode == 1 and b"is neither a TorchScript file nor an AOTInductor package" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -384,7 +387,7 @@ def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_pa
 def test_usage_errors_exit_2_with_usage(demo_build: DemoBuild, args: list[str], message: bytes) -> None:
     done = _run(demo_build.binary, *args)
     assert done.returncode == 2
-    assert message in done.stderr and b"usage: sentiment_demo MODEL.pt" in done.stderr
+    assert message in done.stderr and b"usage: sentiment_demo MODEL [options]" in done.stderr
 
 
 def test_encoder_throughput_cpp_vs_python(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide, capsys: pytest.CaptureFixture[str]) -> None:
@@ -405,3 +408,45 @@ def test_encoder_throughput_cpp_vs_python(demo_build: DemoBuild, model_pt: Path,
             f"C++ {cpp['texts_per_second']:.0f} texts/s, Python {python_rate:.0f} texts/s "
             f"({cpp['texts_per_second'] / python_rate:.1f}x)"
         )
+
+
+# --- model.pt2 (AOTInductor package) beside model.pt --------------------------------------------------
+
+
+def test_cpp_scores_model_pt2_and_model_pt_like_python(demo_build: DemoBuild, pt2_artifact: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both model files of one artifact, on the same golden texts, give Python's ids and scores.
+
+    Python's side is the artifact's model.pt loaded in Python (as for the model.pt parity above).
+    """
+    labelled = _parity_texts()
+    texts = [text for _, text in labelled]
+    module, files = _load_pt(pt2_artifact / "model.pt")
+    python = PythonSide(TextEncoder.from_texts(files["spec.json"], files["vocab.txt"], backend="python"), module, files)
+    python_ids = [python.encoder.encode_ids(text) for text in texts]
+    python_scores = python.scores(texts)
+    worst = {}
+    for name in ("model.pt", "model.pt2"):
+        path = str(pt2_artifact / name)
+        cpp_ids = [r["ids"] for r in _records(_run(demo_build.binary, path, "--jsonl", "--ids", stdin=_jsonl(texts)), len(texts))]
+        started = time.perf_counter()
+        scored = _records(_run(demo_build.binary, path, "--jsonl", "--threads", "1", stdin=_jsonl(texts)), len(texts))
+        seconds = time.perf_counter() - started
+        cpp_scores = np.array([record["score"] for record in scored], dtype=np.float64)
+        assert cpp_ids == python_ids, f"{name}: {sum(a != b for a, b in zip(cpp_ids, python_ids))} texts have other ids"
+        differences = np.abs(cpp_scores - python_scores)
+        worst[name] = (float(differences.max()), seconds)
+        assert int(np.sum(differences > SCORE_TOLERANCE)) == 0, f"{name}: scores differ by up to {differences.max():.3g}"
+        for record in scored:
+            assert set(record) == {"index", "label", "score"}
+            assert record["label"] == ("positive" if record["score"] >= 0.5 else "negative")
+    with capsys.disabled():
+        print(
+            f"\n[cpp_demo pt2] {len(texts)} texts; max |score diff| vs Python: "
+            + ", ".join(f"{name} {diff:.2e} (scored in {seconds:.1f} s)" for name, (diff, seconds) in worst.items())
+        )
+
+
+def test_cpp_refuses_a_batch_size_model_pt2_does_not_accept(demo_build: DemoBuild, pt2_artifact: Path) -> None:
+    done = _run(demo_build.binary, str(pt2_artifact / "model.pt2"), "--batch-size", "5000", "text")
+    assert done.returncode == 1 and done.stdout == b""
+    assert b"--batch-size 5000 is more than the 4096 texts per call" in done.stderr, done.stderr.decode()

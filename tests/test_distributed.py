@@ -150,7 +150,7 @@ def test_distributed_checkpoint_exports_and_loads(ddp_run: tuple[Path, str], tmp
 
     best = ddp_run[0] / "best.pt"
     # A 300-review test file keeps the exporter's evaluation short (the metrics do not matter here).
-    exported = export_artifact(best, out_dir=tmp_path, name="ddp", version="1.0.0", test_file=small_test_file)
+    exported = export_artifact(best, out_dir=tmp_path, name="ddp", version="1.0.0", test_file=small_test_file, pt2=False)
     artifact = load_artifact(exported.root)
     assert artifact.manifest.to_dict()["training"]["hyperparameters"]["world_size"] == 2
     model, encoder = load_eager_model(artifact), artifact.encoder()

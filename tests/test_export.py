@@ -279,7 +279,7 @@ def test_broken_export_fails_the_gate_and_writes_nothing(
     monkeypatch.setattr(module, attribute, replacement)
     out = tmp_path / "artifacts"
     with pytest.raises(ParityError, match=message):
-        export_artifact(small_checkpoint, out_dir=out, name="broken", test_file=small_test_file, pack="zip")
+        export_artifact(small_checkpoint, out_dir=out, name="broken", test_file=small_test_file, pack="zip", pt2=False)
     assert list(out.iterdir()) == []  # no artifact, no archive, no half-built temp directory
 
 

@@ -94,7 +94,7 @@ def two_versions(exported_artifact: Path, small_checkpoint: Path, small_test_fil
     from sentiment_export import export_artifact
 
     with _torch_threads(1):
-        again = export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("served"), name="tiny", version="1.1.0", test_file=small_test_file)
+        again = export_artifact(small_checkpoint, out_dir=tmp_path_factory.mktemp("served"), name="tiny", version="1.1.0", test_file=small_test_file, pt2=False)
     return exported_artifact, again.root
 
 

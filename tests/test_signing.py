@@ -371,7 +371,7 @@ def test_cli_sign_info_and_verify_with_a_key(artifact_copy: Path, keys, other_pu
 def test_export_sign_with_signs_directory_and_archive(small_checkpoint: Path, small_test_file: Path, keys, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "artifacts"
     argv = ["export", "--checkpoint", str(small_checkpoint), "--test-file", str(small_test_file), "--artifacts-dir", str(out_dir),
-            "--artifact-name", "signed", "--pack", "zip", "--torch-threads", "1", "--sign-with", str(keys[0])]
+            "--artifact-name", "signed", "--pack", "zip", "--torch-threads", "1", "--no-pt2", "--sign-with", str(keys[0])]
     assert main(argv) == 0
     directory = Path(capsys.readouterr().out.splitlines()[-1])
     load_artifact(directory, public_key=keys[1])
@@ -379,6 +379,6 @@ def test_export_sign_with_signs_directory_and_archive(small_checkpoint: Path, sm
 
 
 def test_export_with_an_unusable_key_fails_before_exporting(small_checkpoint: Path, tmp_path: Path, capsys) -> None:
-    argv = ["export", "--checkpoint", str(small_checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--sign-with", str(tmp_path / "missing.pem")]
+    argv = ["export", "--checkpoint", str(small_checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--no-pt2", "--sign-with", str(tmp_path / "missing.pem")]
     assert main(argv) == 1
     assert "private key" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -449,11 +449,11 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
     argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",
-            "--pack", "zip"]
+            "--pack", "zip", "--no-pt2"]
     assert main(argv) == 0
     assert calls == [(tmp_path / "run" / "best.pt", {"out_dir": tmp_path / "artifacts", "name": "mine",
                                                      "version": "2.0.0", "force": False, "pack": "zip",
-                                                     "test_file": tiny_data[1].resolve()})]
+                                                     "test_file": tiny_data[1].resolve(), "pt2": False})]
     out = capsys.readouterr().out
     assert f"artifact: {tmp_path / 'artifacts' / 'mine-2.0.0'}" in out and "test: loss" in out
 
@@ -562,12 +562,12 @@ def test_a_model_trained_from_csv_files_exports(csv_data: tuple[Path, Path], tmp
 
     argv = ["--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
-            "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "csv"]
+            "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "csv", "--no-pt2"]
     assert main(argv) == 0, capsys.readouterr().err
     examples = len(read_labelled_file(csv_data[1], data_format=DataFormat("csv", CSV_OPTIONS)).reviews)
     manifest = load_artifact(tmp_path / "artifacts" / "csv-1.0.0").manifest
     assert manifest.test_metrics.examples == examples
     assert "CSV" in (tmp_path / "artifacts" / "csv-1.0.0" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "local_paths" not in manifest.training and str(csv_data[1].parent) not in manifest.to_json()
-    again = export_artifact(tmp_path / "run" / "best.pt", out_dir=tmp_path / "artifacts", name="csv-again")
+    again = export_artifact(tmp_path / "run" / "best.pt", out_dir=tmp_path / "artifacts", name="csv-again", pt2=False)
     assert again.manifest.test_metrics.examples == examples

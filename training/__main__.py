@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replace an existing artifact of the same name and version (default: refuse)")
     export.add_argument("--pack", choices=("tar.gz", "zip"),
                         help="also pack the artifact directory into one archive of this format")
+    export.add_argument("--no-pt2", action="store_true",
+                        help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
     return parser
 
 
@@ -245,6 +247,7 @@ def _export(result: TrainResult, args: argparse.Namespace) -> int:
             force=args.overwrite_artifact,
             pack=args.pack,
             test_file=result.test_file,
+            pt2=not args.no_pt2,
         )
     except SentimentExportError as error:
         print(

@@ -1,5 +1,6 @@
-// sentiment_demo: score raw text with a sentiment_export TorchScript model,
-// exactly as the Python side does. See cpp_demo/README.md.
+// sentiment_demo: score raw text with a sentiment_export model -- TorchScript
+// (model.pt) or AOTInductor package (model.pt2) -- exactly as the Python side
+// does. See cpp_demo/README.md.
 #include <unicode/uchar.h>
 #include <unicode/uversion.h>
 
@@ -27,14 +28,15 @@ constexpr int kExitUsage = 2;
 constexpr int kExitSkipped = 3;
 
 constexpr const char* kUsage =
-    "usage: sentiment_demo MODEL.pt [options] TEXT...\n"
-    "       sentiment_demo MODEL.pt [options] --stdin | --jsonl\n"
+    "usage: sentiment_demo MODEL [options] TEXT...\n"
+    "       sentiment_demo MODEL [options] --stdin | --jsonl\n"
     "       sentiment_demo --version\n"
     "\n"
     "Scores each text with the model and prints one JSON line per text:\n"
     "  {\"index\": i, \"label\": \"positive\"|\"negative\", \"score\": p}   (positive iff p >= 0.5)\n"
-    "MODEL.pt is a TorchScript file from sentiment_export; its embedded spec.json,\n"
-    "vocab.txt and manifest.json are all the demo needs.\n"
+    "MODEL is a model.pt (TorchScript) or model.pt2 (AOTInductor package) from\n"
+    "sentiment_export; its embedded spec.json, vocab.txt and manifest.json are all\n"
+    "the demo needs.\n"
     "\n"
     "options:\n"
     "  --stdin         texts from standard input, one per line (a \"\\r\" before \"\\n\" is dropped)\n"
@@ -278,7 +280,7 @@ void print_versions() {
   pcre2_config(PCRE2_CONFIG_VERSION, pcre2_version);
   pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, pcre2_unicode);
   std::cout << "sentiment_demo: spec version " << sentiment::kSpecVersion << ", libtorch "
-            << sentiment::libtorch_version() << ", PCRE2 " << pcre2_version << " (Unicode " << pcre2_unicode
+            << sentiment::libtorch_version() << (sentiment::aoti_supported() ? " (with AOTInductor)" : "") << ", PCRE2 " << pcre2_version << " (Unicode " << pcre2_unicode
             << "), ICU " << U_ICU_VERSION << " (Unicode " << U_UNICODE_VERSION << "; characters newer than Unicode "
             << sentiment::kPythonUnicodeMajor << "." << sentiment::kPythonUnicodeMinor << " count as unassigned)\n";
 }
@@ -300,7 +302,7 @@ int run(const Options& options) {
     if (options.threads > 0) {
       sentiment::set_torch_threads(static_cast<int>(options.threads));
     }
-    sentiment::SentimentModel model(options.model_path, written_by);
+    sentiment::SentimentModel model(options.model_path, files, written_by, static_cast<int64_t>(options.batch_size));
     std::size_t next_index = 0;
     std::vector<Input> batch;
     while (read_inputs(options, next_index, options.batch_size, batch)) {

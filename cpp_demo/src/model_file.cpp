@@ -4,10 +4,14 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 #include <torch/version.h>
+#ifdef SENTIMENT_WITH_AOTI
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <regex>
 
 #include "errors.hpp"
@@ -21,8 +25,8 @@ std::string first_line(const c10::Error& error) {
   return text.substr(0, text.find('\n'));
 }
 
-std::optional<std::string> read_record(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name) {
-  const std::string record = "extra/" + name;
+// A record of the archive by its full name (e.g. "archive_format"), if it has one.
+std::optional<std::string> read_raw(caffe2::serialize::PyTorchStreamReader& reader, const std::string& record) {
   if (!reader.hasRecord(record)) {
     return std::nullopt;
   }
@@ -30,11 +34,34 @@ std::optional<std::string> read_record(caffe2::serialize::PyTorchStreamReader& r
   return std::string(static_cast<const char*>(data.get()), size);
 }
 
+std::optional<std::string> read_record(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name) {
+  return read_raw(reader, "extra/" + name);
+}
+
+// Inclusive range of one input dimension the model accepts.
+struct Bounds {
+  int64_t low = 1;
+  int64_t high = std::numeric_limits<int64_t>::max();
+};
+
+// pt2.accepts.input_ids.<dimension> of a package's manifest: [min, max].
+Bounds package_bounds(const std::string& manifest_json, const std::string& path, const std::string& dimension) {
+  const auto manifest = nlohmann::json::parse(manifest_json, nullptr, false);
+  const nlohmann::json::json_pointer pointer("/pt2/accepts/input_ids/" + dimension);
+  if (manifest.is_discarded() || !manifest.contains(pointer) || !manifest[pointer].is_array() ||
+      manifest[pointer].size() != 2 || !manifest[pointer][0].is_number_integer() ||
+      !manifest[pointer][1].is_number_integer()) {
+    throw DemoError("model file '" + path + "': its embedded manifest.json does not say which " + dimension +
+                    " sizes the package accepts (pt2.accepts.input_ids." + dimension + "); re-export it with sentiment_export");
+  }
+  return Bounds{manifest[pointer][0].get<int64_t>(), manifest[pointer][1].get<int64_t>()};
+}
+
 }  // namespace
 
 EmbeddedFiles read_embedded_files(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) {
-    throw DemoError("model file '" + path + "' does not exist (expected a TorchScript .pt written by sentiment_export)");
+    throw DemoError("model file '" + path + "' does not exist (expected a model.pt or model.pt2 written by sentiment_export)");
   }
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
@@ -47,9 +74,16 @@ EmbeddedFiles read_embedded_files(const std::string& path) {
     if (!vocab) {
       throw DemoError("model file '" + path + "' has no embedded vocab.txt; export it with sentiment_export");
     }
-    return EmbeddedFiles{std::move(*spec), std::move(*vocab), read_record(reader, "manifest.json")};
+    EmbeddedFiles files{std::move(*spec), std::move(*vocab), read_record(reader, "manifest.json"),
+                        read_raw(reader, "archive_format").value_or("") == "pt2"};
+    if (files.package && !files.manifest_json) {
+      throw DemoError("model file '" + path + "' is an AOTInductor package without an embedded manifest.json, so "
+                      "the shapes it accepts are unknown; export it with sentiment_export");
+    }
+    return files;
   } catch (const c10::Error& error) {
-    throw DemoError("model file '" + path + "' is not a TorchScript archive: " + first_line(error));
+    throw DemoError("model file '" + path + "' is neither a TorchScript file nor an AOTInductor package: " +
+                    first_line(error));
   }
 }
 
@@ -90,18 +124,57 @@ std::string check_torch_version(const std::string& manifest_json, const std::str
   return written_by;
 }
 
+bool aoti_supported() {
+#ifdef SENTIMENT_WITH_AOTI
+  return true;
+#else
+  return false;
+#endif
+}
+
 struct SentimentModel::Impl {
   torch::jit::Module module;
+#ifdef SENTIMENT_WITH_AOTI
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> package;  // set for a .pt2
+#endif
+  Bounds batch;
+  Bounds sequence;
 };
 
-SentimentModel::SentimentModel(const std::string& path, const std::string& written_by) : impl_(new Impl) {
-  try {
-    impl_->module = torch::jit::load(path, torch::kCPU);
-  } catch (const c10::Error& error) {
-    throw DemoError("cannot load model file '" + path + "' (written by torch " + written_by + ") with libtorch " +
-                    libtorch_version() + ": " + first_line(error));
+SentimentModel::SentimentModel(const std::string& path, const EmbeddedFiles& files, const std::string& written_by,
+                               int64_t max_batch_size)
+    : impl_(new Impl) {
+  const std::string refused = "cannot load model file '" + path + "' (written by torch " + written_by + ") with libtorch " +
+                              libtorch_version() + ": ";
+  if (!files.package) {
+    try {
+      impl_->module = torch::jit::load(path, torch::kCPU);
+    } catch (const c10::Error& error) {
+      throw DemoError(refused + first_line(error));
+    }
+    impl_->module.eval();
+    return;
   }
-  impl_->module.eval();
+#ifdef SENTIMENT_WITH_AOTI
+  impl_->batch = package_bounds(*files.manifest_json, path, "batch");
+  impl_->sequence = package_bounds(*files.manifest_json, path, "sequence");
+  if (max_batch_size > impl_->batch.high) {
+    throw DemoError("--batch-size " + std::to_string(max_batch_size) + " is more than the " +
+                    std::to_string(impl_->batch.high) + " texts per call that '" + path + "' accepts; pass --batch-size " +
+                    std::to_string(impl_->batch.high) + " or less");
+  }
+  try {
+    impl_->package = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path);
+  } catch (const c10::Error& error) {
+    throw DemoError(refused + first_line(error));
+  } catch (const std::exception& error) {  // the loader also throws std::runtime_error
+    throw DemoError(refused + error.what());
+  }
+#else
+  (void)max_batch_size;
+  throw DemoError("model file '" + path + "' is an AOTInductor package (.pt2), and this sentiment_demo was built "
+                  "without AOTInductor support; rebuild it with -DSENTIMENT_WITH_AOTI=ON, or give it the model.pt");
+#endif
 }
 
 SentimentModel::~SentimentModel() = default;
@@ -111,9 +184,19 @@ std::vector<float> SentimentModel::probabilities(const std::vector<int64_t>& mat
   // from_blob does not copy; `matrix` outlives the forward call.
   const torch::Tensor input =
       torch::from_blob(const_cast<int64_t*>(matrix.data()), {rows, width}, torch::kLong);  // (B, T)
+  // A package's compiled code does not check its input's shape: outside its bounds it would read out of range.
+  if (rows < impl_->batch.low || rows > impl_->batch.high || width < impl_->sequence.low || width > impl_->sequence.high) {
+    throw DemoError("a (" + std::to_string(rows) + ", " + std::to_string(width) + ") input_ids batch is outside what "
+                    "the model accepts: batch " + std::to_string(impl_->batch.low) + ".." + std::to_string(impl_->batch.high) +
+                    ", sequence " + std::to_string(impl_->sequence.low) + ".." + std::to_string(impl_->sequence.high));
+  }
   torch::Tensor output;
   try {
+#ifdef SENTIMENT_WITH_AOTI
+    output = impl_->package ? impl_->package->run({input}).at(0) : impl_->module.forward({input}).toTensor();  // (B,)
+#else
     output = impl_->module.forward({input}).toTensor();  // (B,)
+#endif
   } catch (const c10::Error& error) {
     throw DemoError("the model failed on a (" + std::to_string(rows) + ", " + std::to_string(width) +
                     ") input_ids batch: " + first_line(error));

@@ -1,5 +1,6 @@
-// The TorchScript model file: its embedded files, its torch version check,
-// and running it. The only part of the demo that includes libtorch headers.
+// The model file -- TorchScript (model.pt) or an AOTInductor package
+// (model.pt2) -- its embedded files, its torch version check, and running it.
+// The only part of the demo that includes libtorch headers.
 #pragma once
 
 #include <cstdint>
@@ -10,17 +11,20 @@
 
 namespace sentiment {
 
-/// The extra files sentiment_export embeds in the .pt (signature.TORCHSCRIPT_EXTRA_FILES).
+/// The extra files sentiment_export embeds in the .pt and the .pt2 (signature.TORCHSCRIPT_EXTRA_FILES).
 struct EmbeddedFiles {
   std::string spec_json;
   std::string vocab_text;
   std::optional<std::string> manifest_json;
+  bool package = false;  // a PT2 archive (AOTInductor), not TorchScript
 };
 
 /// Reads the embedded files without loading the model, so that a model this
-/// libtorch cannot load can still be refused with a clear reason. Throws
-/// DemoError for a missing file, a file that is not a TorchScript archive,
-/// or an archive without spec.json or vocab.txt.
+/// libtorch cannot load can still be refused with a clear reason. Both
+/// formats are PyTorch zip archives with the files under extra/; a record
+/// archive_format "pt2" marks the AOTInductor package. Throws DemoError for a
+/// missing file, a file that is neither, or an archive without spec.json or
+/// vocab.txt (or, for a package, without manifest.json).
 EmbeddedFiles read_embedded_files(const std::string& path);
 
 /// Sets libtorch's intra-op thread count (the --threads option).
@@ -34,10 +38,17 @@ std::string libtorch_version();
 /// this libtorch (which cannot load files from newer releases).
 std::string check_torch_version(const std::string& manifest_json, const std::string& path);
 
+/// Whether this sentiment_demo was built with AOTInductor support (CMake SENTIMENT_WITH_AOTI).
+bool aoti_supported();
+
 class SentimentModel {
  public:
-  /// Loads the TorchScript module on the CPU; `written_by` only words errors.
-  SentimentModel(const std::string& path, const std::string& written_by);
+  /// Loads the TorchScript module or the AOTInductor package (files.package)
+  /// on the CPU; `written_by` only words errors. A package's accepted batch
+  /// and sequence sizes come from its manifest (pt2.accepts), and
+  /// `max_batch_size` must fit them. Throws DemoError.
+  SentimentModel(const std::string& path, const EmbeddedFiles& files, const std::string& written_by,
+                 int64_t max_batch_size);
   ~SentimentModel();
   SentimentModel(const SentimentModel&) = delete;
   SentimentModel& operator=(const SentimentModel&) = delete;

@@ -10,6 +10,7 @@ so it is the one file the manifest does not list."""
 
 ROLE_FILENAMES: dict[str, str] = {
     "torchscript": "model.pt",
+    "pt2": "model.pt2",
     "onnx": "model.onnx",
     "onnx_int8": "model.int8.onnx",
     "weights": "weights.safetensors",
@@ -21,4 +22,7 @@ ROLE_FILENAMES: dict[str, str] = {
     "curves_plot": "curves.png",
     "verification": "verification.json",
 }
-"""Role -> file name inside the artifact; every role is required."""
+"""Role -> file name inside the artifact; every role is required except the :data:`OPTIONAL_ROLES`."""
+
+OPTIONAL_ROLES = frozenset({"pt2"})
+"""Roles an artifact may lack (``model.pt2`` is skipped by ``export --no-pt2``)."""

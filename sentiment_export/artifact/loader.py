@@ -4,6 +4,7 @@ Layout of ``<name>-<version>/``::
 
     manifest.json          what it is, where it came from, and a sha256 + size for every other file
     model.pt               TorchScript (spec.json, vocab.txt, manifest.json embedded as extra files)
+    model.pt2              optional: torch.export + AOTInductor package (the same three files embedded)
     model.onnx             ONNX fp32
     model.int8.onnx        ONNX, weights dynamically quantized to int8
     weights.safetensors    the eager PyTorch weights (model config in the manifest)
@@ -30,7 +31,7 @@ from ..fileio import sha256_file
 from ..text.encoder import TextEncoder
 from .archive import unpack_archive
 from .embedded import check_embedded_copies
-from .layout import MANIFEST_FILENAME, ROLE_FILENAMES, SIGNATURE_FILENAME
+from .layout import MANIFEST_FILENAME, OPTIONAL_ROLES, ROLE_FILENAMES, SIGNATURE_FILENAME
 from .manifest import FileEntry, Manifest
 
 
@@ -128,7 +129,7 @@ def _check_files(root: Path, manifest: Manifest) -> None:
     if not files:
         raise ArtifactError(f"artifact {root}: {MANIFEST_FILENAME} has no 'files' table; re-export the artifact")
     listed_roles = {entry.role for entry in files.values()}
-    missing_roles = [role for role in ROLE_FILENAMES if role != "manifest" and role not in listed_roles]
+    missing_roles = [role for role in ROLE_FILENAMES if role not in {"manifest", *OPTIONAL_ROLES} and role not in listed_roles]
     if missing_roles:
         raise ArtifactError(
             f"artifact {root}: {MANIFEST_FILENAME} lists no file for the roles {missing_roles}; re-export the artifact"

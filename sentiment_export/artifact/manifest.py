@@ -36,7 +36,7 @@ _SEMVER = re.compile(
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-WRITTEN_AFTER_MODEL_PT = (("files",), ("metrics", "parity"), ("export", "seconds"), ("export", "curves"))
+WRITTEN_AFTER_MODEL_PT = (("files",), ("metrics", "parity"), ("export", "seconds"), ("export", "curves"), ("pt2",))
 """Manifest entries export writes only after model.pt exists (they describe model.pt itself, or come later),
 so the copy embedded in model.pt lacks exactly these; every other entry is equal."""
 
@@ -184,7 +184,8 @@ class Manifest:
 
     ``training`` is the checkpoint's training record (preset, hyper-parameters,
     data files by name and sha256, the data format); ``onnx``,
-    ``torchscript`` and ``export`` describe how each file was made.
+    ``torchscript``, ``pt2`` (None without ``model.pt2``) and ``export``
+    describe how each file was made.
     """
 
     name: str
@@ -203,6 +204,7 @@ class Manifest:
     export: dict[str, Any]
     parity: ParitySummary | None = None
     files: dict[str, FileEntry] = field(default_factory=dict)
+    pt2: dict[str, Any] | None = None
     format_version: int = ARTIFACT_FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,6 +224,7 @@ class Manifest:
             "preprocessing": dataclasses.asdict(self.preprocessing),
             "onnx": self.onnx,
             "torchscript": self.torchscript,
+            **({"pt2": self.pt2} if self.pt2 is not None else {}),
             "training": self.training,
             "metrics": metrics,
             "export": self.export,
@@ -260,6 +263,7 @@ class Manifest:
             export=data["export"],
             parity=ParitySummary.from_dict(metrics["parity"]) if "parity" in metrics else None,
             files={name: FileEntry(**entry) for name, entry in data.get("files", {}).items()},
+            pt2=data.get("pt2"),
             format_version=data["format_version"],
         )
 

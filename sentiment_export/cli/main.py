@@ -44,6 +44,7 @@ def _run_export(args: argparse.Namespace) -> int:
         force=args.overwrite_artifact,
         pack=args.pack,
         test_file=args.test_file,
+        pt2=not args.no_pt2,
     )
     if args.sign_with:  # the last step: sign the finished directory, then pack the signed one
         _sign_checked(artifact.root, args.sign_with)
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file from `python -m training`")
     add_artifact_output_options(export)
     export.add_argument("--test-file", default=None, metavar="FILE", help="reviews to evaluate on (default: the checkpoint's test file)")
+    export.add_argument("--no-pt2", action="store_true", help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
     export.add_argument("--sign-with", default=None, metavar="KEY.pem", help="sign the artifact (and the archive) with this private key, last")
     add_torch_threads_option(export)
     export.set_defaults(handler=_run_export)

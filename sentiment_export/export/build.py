@@ -47,8 +47,9 @@ from ..modeling.net import SentimentNet
 from ..text.encoder import TextEncoder
 from .curves import render_curves
 from .evaluation import evaluate_onnx_files
-from .exporters import ONNX_OPSET, export_onnx, export_torchscript, quantize_onnx, trace_example_shape
+from .exporters import ONNX_OPSET, _probability_model, _trace_example, export_onnx, export_torchscript, quantize_onnx, trace_example_shape
 from .parity import check_parity, select_verification_texts, verification_record
+from .pt2 import export_pt2
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def export_artifact(
     force: bool = False,
     pack: str | None = None,
     test_file: str | os.PathLike[str] | None = None,
+    pt2: bool = True,
 ) -> Artifact:
     """Export a checkpoint into the verified artifact ``out_dir/<name>-<version>/``; returns it, loaded.
 
@@ -116,7 +118,9 @@ def export_artifact(
     runs the parity gate, and writes the directory atomically. ``name``
     defaults to ``sentiment-<preset>``; ``version`` must be a semantic
     version. ``pack`` (``"tar.gz"`` or ``"zip"``) also writes
-    ``<name>-<version>.<pack>`` beside the directory.
+    ``<name>-<version>.<pack>`` beside the directory. ``pt2=False`` skips
+    ``model.pt2`` (torch.export + AOTInductor, which needs a C++ compiler
+    and adds a compile of 20-30 s on 2 quiet cores, minutes on busy ones).
 
     Raises ``ValueError`` for a bad name, version or pack format,
     :class:`CheckpointError` for an unreadable checkpoint,
@@ -146,7 +150,7 @@ def export_artifact(
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=out_dir))
     try:
-        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_data, started)
+        _build(staging, checkpoint, checkpoint_path, model, encoder, name, version, test_data, started, pt2=pt2)
         load_artifact(staging)  # what ships is what the loader accepts
         _install(staging, target)
     except BaseException:
@@ -205,6 +209,8 @@ def _build(
     version: str,
     test_data: LabelledFile,
     started: float,
+    *,
+    pt2: bool,
 ) -> None:
     """Write every artifact file into ``staging``; raises ParityError before the non-model files exist."""
     files = {role: staging / filename for role, filename in ROLE_FILENAMES.items()}
@@ -250,15 +256,16 @@ def _build(
         test_metrics=_test_metrics(files["onnx"], files["onnx_int8"], encoder, test_data),
         checkpoint_name=checkpoint_path.name,
     )
-    export_torchscript(
-        model,
-        files["torchscript"],
-        extra_files={"spec.json": spec.to_json(), "vocab.txt": encoder.vocabulary.to_text(), "manifest.json": manifest.embedded_json()},
-    )
+    embedded = {"spec.json": spec.to_json(), "vocab.txt": encoder.vocabulary.to_text(), "manifest.json": manifest.embedded_json()}
+    export_torchscript(model, files["torchscript"], extra_files=embedded)
+    if pt2:
+        entry = export_pt2(_probability_model(model), files["pt2"], example=_trace_example(model.config.vocab_size), embedded_files=embedded)
+        manifest = dataclasses.replace(manifest, pt2=entry)
 
     texts = select_verification_texts([review.text for review in test_data.reviews], encoder)
     report = check_parity(
-        model, encoder, texts, torchscript=files["torchscript"], onnx=files["onnx"], onnx_int8=files["onnx_int8"]
+        model, encoder, texts, torchscript=files["torchscript"], onnx=files["onnx"], onnx_int8=files["onnx_int8"],
+        pt2=files["pt2"] if pt2 else None,
     )
     logger.info("%s", report.describe())
     report.raise_for_failures()
@@ -274,6 +281,7 @@ def _build(
     )
     atomic_write_text(files["model_card"], render_model_card(manifest))
     manifest = dataclasses.replace(
-        manifest, files=file_table(staging, {role: name for role, name in ROLE_FILENAMES.items() if role != "manifest"})
+        manifest,
+        files=file_table(staging, {role: name for role, name in ROLE_FILENAMES.items() if role != "manifest" and (pt2 or role != "pt2")}),
     )
     atomic_write_text(files["manifest"], manifest.to_json())

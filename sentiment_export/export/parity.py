@@ -4,7 +4,7 @@ Kept apart from export (as optimum keeps ``export`` and
 ``validate_model_outputs`` apart) so that ``verify ARTIFACT`` re-runs exactly
 the check that export ran. Each exported model -- the TorchScript file
 reloaded from disk, the ONNX model and the int8 ONNX model in onnxruntime
-(CPU) -- runs the same id matrices as eager PyTorch: real texts of mixed
+(CPU), and the AOTInductor ``model.pt2`` when there is one -- runs the same id matrices as eager PyTorch: real texts of mixed
 lengths, at batch sizes 1, odd and large, one text longer than the spec's
 ``max_length``, an empty text, and a matrix padded wider than ``max_length``
 (none of these is the export's trace example shape). Checks go names and
@@ -242,11 +242,14 @@ def check_parity(
     torchscript: Path,
     onnx: Path,
     onnx_int8: Path,
+    pt2: Path | None = None,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     fp32_atol: float = FP32_ATOL,
     int8_min_label_agreement: float = INT8_MIN_LABEL_AGREEMENT,
 ) -> ParityReport:
-    """Compare the three exported model files with eager ``model`` on ``texts``; never raises for a mismatch.
+    """Compare the exported model files with eager ``model`` on ``texts``; never raises for a mismatch.
+
+    ``pt2`` (optional) is the AOTInductor package, checked like TorchScript.
 
     Returns a :class:`ParityReport`; call its ``raise_for_failures()`` to gate
     on it. A backend that crashes on some shape (a frozen batch or sequence
@@ -262,6 +265,7 @@ def check_parity(
         ("torchscript", "fp32", torchscript, lambda p: (torchscript_runner(p), [])),
         ("onnx", "fp32", onnx, onnx_runner),
         ("onnx_int8", "int8", onnx_int8, onnx_runner),
+        *([("pt2", "fp32", pt2, _aoti_loader)] if pt2 is not None else []),
     ):
         report = BackendReport(name, precision)
         runner = None
@@ -282,6 +286,12 @@ def check_parity(
         texts=len(texts),
         backends={report.name: report for report, _ in backends},
     )
+
+
+def _aoti_loader(path: Path) -> tuple[Runner, list[str]]:
+    from .pt2 import aoti_runner  # imports torch._inductor: only when there is a model.pt2
+
+    return aoti_runner(path), []
 
 
 def _compare(
@@ -398,6 +408,7 @@ def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> Parity
         torchscript=artifact.file("torchscript"),
         onnx=artifact.file("onnx"),
         onnx_int8=artifact.file("onnx_int8"),
+        pt2=artifact.file("pt2") if artifact.file("pt2").is_file() else None,
         batch_sizes=batch_sizes,
         **tolerances,
     )
