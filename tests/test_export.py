@@ -288,7 +288,7 @@ def test_broken_export_fails_the_gate_and_writes_nothing(
 
 def test_existing_version_is_never_overwritten_without_force(exported_artifact: Path, small_checkpoint: Path) -> None:
     before = (exported_artifact / "manifest.json").read_bytes()
-    with pytest.raises(ArtifactError, match=r"tiny-1\.0\.0 already exists; .* pass a new --version, or --force"):
+    with pytest.raises(ArtifactError, match=r"tiny-1\.0\.0 already exists; .* pass a new --artifact-version, or --overwrite-artifact"):
         export_artifact(small_checkpoint, out_dir=exported_artifact.parent, name="tiny", version="1.0.0")
     assert (exported_artifact / "manifest.json").read_bytes() == before
 

@@ -380,5 +380,5 @@ def test_export_sign_with_signs_directory_and_archive(small_checkpoint: Path, sm
 
 def test_export_with_an_unusable_key_fails_before_exporting(small_checkpoint: Path, tmp_path: Path, capsys) -> None:
     argv = ["export", "--checkpoint", str(small_checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--no-pt2", "--sign-with", str(tmp_path / "missing.pem")]
-    assert main(argv) == 1
+    assert main(argv) == 2
     assert "private key" in capsys.readouterr().err and not (tmp_path / "out").exists()

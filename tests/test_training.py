@@ -441,7 +441,7 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
 
     def export_artifact(checkpoint_path, **options):
         calls.append((Path(checkpoint_path), options))
-        return tmp_path / "artifacts" / "mine-2.0.0"
+        return types.SimpleNamespace(root=tmp_path / "artifacts" / "mine-2.0.0")  # export_artifact returns the Artifact
 
     stub = types.ModuleType("sentiment_export.export.build")
     stub.export_artifact = export_artifact
