@@ -268,3 +268,30 @@ def test_a_file_that_is_not_an_archive(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(ArtifactError, match=r"not a \.tar\.gz, \.tgz or \.zip archive"):
         load_artifact(path)
+
+
+def test_readme_artifact_table_names_every_file_of_the_format() -> None:
+    """The README's artifact table lists each file the format has, by the name the loader uses."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### The artifact"):readme.index("### What the checks guarantee")]
+    missing = [name for name in ROLE_FILENAMES.values() if f"`{name}`" not in table]
+    assert not missing, f"README's artifact table does not name {missing}"
+
+
+def test_a_manifest_whose_parity_gate_failed_is_refused(exported_artifact: Path, tmp_path: Path) -> None:
+    """An artifact exists only if its gate passed; a manifest that says otherwise was edited."""
+    copy = Path(shutil.copytree(exported_artifact, tmp_path / "copy"))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["metrics"]["parity"]["passed"] = False
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"metrics/parity/passed: True was expected"):
+        load_artifact(copy)
+
+
+def test_model_card_describes_both_branches_of_a_two_branch_network(exported_artifact: Path) -> None:
+    card = (exported_artifact / "MODEL_CARD.md").read_text(encoding="utf-8")
+    config = load_artifact(exported_artifact).manifest.model.config
+    assert config["ngram_dim"] > 0  # the test model has the bag-of-n-grams branch
+    assert "two branches" in card and f"{config['ngram_buckets']:,} hashed bigram buckets" in card
+    assert f"last {config['recurrent_steps']} tokens" in card
+    assert "Amazon Reviews polarity format" in card

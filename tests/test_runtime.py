@@ -358,3 +358,30 @@ def test_gpu_check_says_why_it_checked_nothing_without_a_gpu(exported_artifact: 
 
     assert gpu_check.main(["--artifact", str(exported_artifact)]) == gpu_check.EXIT_NO_GPU
     assert "gpu_check: nothing checked: no NVIDIA driver on this machine" in capsys.readouterr().err
+
+
+def _arg(name: str, type_: str, shape: list) -> object:
+    import types
+
+    return types.SimpleNamespace(name=name, type=type_, shape=shape)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "problem"),
+    [
+        ([_arg("ids", "tensor(int64)", ["batch", "sequence"])], "has no input named 'input_ids'"),
+        ([_arg("input_ids", "tensor(int32)", ["batch", "sequence"])], "input 'input_ids' has type tensor(int32), expected tensor(int64)"),
+        ([_arg("input_ids", "tensor(int64)", [1, "sequence"])], "input 'input_ids' has fixed dimensions [1, 'sequence']"),
+    ],
+)
+def test_one_signature_check_names_what_a_session_gets_wrong(inputs, problem) -> None:
+    """The runtime and the parity gate share this check (names, element types, dynamic dimensions)."""
+    import types
+
+    from sentiment_export.artifact.signature import session_problems
+
+    good_output = [_arg("probability", "tensor(float)", ["batch"])]
+    session = types.SimpleNamespace(get_inputs=lambda: inputs, get_outputs=lambda: good_output)
+    assert any(problem in found for found in session_problems(session)), session_problems(session)
+    fine = types.SimpleNamespace(get_inputs=lambda: [_arg("input_ids", "tensor(int64)", ["b", "s"])], get_outputs=lambda: good_output)
+    assert session_problems(fine) == []

@@ -133,7 +133,7 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
     )
     spec = resumed.spec if resumed is not None else hp.spec()
     texts = [review.text for review in train_file.reviews] + [review.text for review in test_file.reviews]
-    # the native tokenizer when its library is built (same tokens, 8.5x faster on imdb), on torch's thread count
+    # the native tokenizer when its library is built (same tokens, several times faster: benchmarks/README.md), on torch's thread count
     counting = TextEncoder(spec, Vocabulary.from_tokens([], spec), native_threads=min(256, torch.get_num_threads()))
     shard = range(context.rank, len(texts), context.world_size)
     if context.is_main:

@@ -26,7 +26,7 @@ _COPY_CHUNK = 1 << 20
 
 MAX_UNPACKED_BYTES = 4 << 30
 """An archive whose members add up to more is refused before anything is written (a
-decompression bomb fills the disk otherwise); the largest artifact measured is ~125 MB."""
+decompression bomb fills the disk otherwise); far above any artifact measured (benchmarks/README.md)."""
 
 MAX_MEMBERS = 256
 """Likewise for the number of members; an artifact holds a dozen files."""

@@ -143,6 +143,7 @@ def render_model_card(manifest: Manifest) -> str:
         "auto probability = module.forward({ids}).toTensor();   // float32 (batch,)",
         "```",
         "",
+        *_pt2_rows(manifest),
         "Check an artifact: `python -m sentiment_export verify "
         f"artifacts/{directory}` (checksums and the parity gate, exit code 0/1).",
         "",
@@ -165,5 +166,19 @@ def _parity_rows(manifest: Manifest) -> list[str]:
     return [
         f"Parity with eager PyTorch ({parity.texts} texts, batch sizes {parity.batch_sizes}, sequence lengths "
         f"{parity.sequence_lengths['min']}..{parity.sequence_lengths['max']}): {fp32} (tolerance {parity.fp32_atol:g}); {int8}.",
+        "",
+    ]
+
+
+def _pt2_rows(manifest: Manifest) -> list[str]:
+    """How to run ``model.pt2``, when the artifact has one."""
+    if manifest.pt2 is None:
+        return []
+    accepts = next(iter(manifest.pt2.get("accepts", {}).values()), {})
+    shapes = ", ".join(f"{name} {low}..{high}" for name, (low, high) in accepts.items() if name != "dtype")
+    return [
+        f"`model.pt2` (torch.export + AOTInductor, CPU, torch {manifest.pt2.get('torch')} only): "
+        "`torch._inductor.aoti_load_package` in Python, `torch::inductor::AOTIModelPackageLoader` in C++; "
+        f"it carries the same three files and accepts int64 ids with {shapes}.",
         "",
     ]

@@ -43,3 +43,26 @@ def as_manifest() -> dict[str, Any]:
         "inputs": [asdict(spec) for spec in INPUTS],
         "outputs": [asdict(spec) for spec in OUTPUTS],
     }
+
+
+def session_problems(session: Any) -> list[str]:
+    """How an onnxruntime session's inputs and outputs differ from the declared signature (names, element
+    types, dynamic dimensions); empty when they match. Duck-typed on ``get_inputs``/``get_outputs``, so this
+    layer needs no onnxruntime import."""
+    onnx_types = {"int64": "tensor(int64)", "float32": "tensor(float)"}
+    declared = [*((spec, "input") for spec in INPUTS), *((spec, "output") for spec in OUTPUTS)]
+    found = {
+        **{("input", arg.name): arg for arg in session.get_inputs()},
+        **{("output", arg.name): arg for arg in session.get_outputs()},
+    }
+    problems = []
+    for spec, kind in declared:
+        arg = found.get((kind, spec.name))
+        if arg is None:
+            names = [name for k, name in found if k == kind]
+            problems.append(f"has no {kind} named {spec.name!r} (it has {names})")
+        elif arg.type != onnx_types[spec.dtype]:
+            problems.append(f"{kind} {spec.name!r} has type {arg.type}, expected {onnx_types[spec.dtype]}")
+        elif any(isinstance(dim, int) for dim in arg.shape):
+            problems.append(f"{kind} {spec.name!r} has fixed dimensions {arg.shape}; expected dynamic {list(spec.dims)}")
+    return problems

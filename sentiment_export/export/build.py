@@ -45,7 +45,7 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from ..modeling.checkpoint import Checkpoint, load_checkpoint
 from ..modeling.net import SentimentNet
 from ..text.encoder import TextEncoder
-from .curves import render_curves
+from .curves import RUN_HISTORY_FILENAME, RUN_PLOT_FILENAME, render_curves
 from .evaluation import evaluate_onnx_files
 from .exporters import ONNX_OPSET, _probability_model, _trace_example, export_onnx, export_torchscript, quantize_onnx, trace_example_shape
 from .parity import check_parity, select_verification_texts, verification_record
@@ -53,9 +53,6 @@ from .pt2 import export_pt2
 
 logger = logging.getLogger(__name__)
 
-# Files a training run directory holds next to its checkpoint (training/curves.py).
-_RUN_HISTORY_FILE = "history.json"
-_RUN_PLOT_FILE = "curves.png"
 
 
 def _default_name(checkpoint: Checkpoint) -> str:
@@ -189,7 +186,7 @@ def _training_record(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def _write_curves(checkpoint_path: Path, history: list[dict[str, Any]], staging: Path) -> str:
     """curves.json + curves.png: copied from the training run directory if it has them, else rendered."""
-    run_history, run_plot = checkpoint_path.parent / _RUN_HISTORY_FILE, checkpoint_path.parent / _RUN_PLOT_FILE
+    run_history, run_plot = checkpoint_path.parent / RUN_HISTORY_FILENAME, checkpoint_path.parent / RUN_PLOT_FILENAME
     if run_history.is_file() and run_plot.is_file():
         shutil.copyfile(run_history, staging / ROLE_FILENAMES["curves_data"])
         shutil.copyfile(run_plot, staging / ROLE_FILENAMES["curves_plot"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
+RUN_HISTORY_FILENAME = "history.json"
+RUN_PLOT_FILENAME = "curves.png"
+"""What a training run directory holds beside its checkpoint (training/curves.py writes them; export copies them)."""
 
 
 def render_curves(history: list[dict[str, Any]], *, title: str = "") -> bytes:

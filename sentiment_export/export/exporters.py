@@ -128,10 +128,10 @@ def export_onnx(
     initial state), which onnxruntime's dynamic quantization then replaces
     by ``DynamicQuantizeLSTM``; the parity gate proves the dynamic axes at
     batch sizes and lengths other than the trace example's. Not
-    ``dynamo=True``: measured with torch 2.13 on a bidirectional model (the
-    training's default preset), it froze the sequence dimension at the
-    example's length (ORT then rejects every other length), and it took
-    ~25 s per export against ~0.5 s. ``metadata``
+    ``dynamo=True``: with torch 2.13 on a bidirectional model (the
+    training's default preset) it froze the sequence dimension at the
+    example's length (ORT then rejects every other length), and it is much
+    slower (benchmarks/README.md, "Decisions"). ``metadata``
     (name, version, ...) goes into the model's ``metadata_props``. Raises
     ``onnx.checker.ValidationError`` if the graph is invalid.
     """

@@ -189,33 +189,13 @@ def torchscript_runner(path: Path) -> Runner:
 def onnx_runner(path: Path) -> tuple[Runner, list[str]]:
     """An onnxruntime CPU session over ``path``, and its signature problems (names, dtypes)."""
     session = create_session(Path(path), device="cpu", options=session_options())
-    problems = _signature_problems(session)
+    problems = signature.session_problems(session)
     input_name = signature.input_names()[0]
 
     def run(ids: np.ndarray) -> np.ndarray:
         return session.run(None, {input_name: ids})[0]
 
     return run, problems
-
-
-def _signature_problems(session: Any) -> list[str]:
-    onnx_types = {"int64": "tensor(int64)", "float32": "tensor(float)"}
-    declared = [*((spec, "input") for spec in signature.INPUTS), *((spec, "output") for spec in signature.OUTPUTS)]
-    found = {
-        **{("input", arg.name): arg for arg in session.get_inputs()},
-        **{("output", arg.name): arg for arg in session.get_outputs()},
-    }
-    problems = []
-    for spec, kind in declared:
-        arg = found.get((kind, spec.name))
-        if arg is None:
-            names = [name for k, name in found if k == kind]
-            problems.append(f"has no {kind} named {spec.name!r} (it has {names})")
-        elif arg.type != onnx_types[spec.dtype]:
-            problems.append(f"{kind} {spec.name!r} has type {arg.type}, expected {onnx_types[spec.dtype]}")
-        elif any(isinstance(dim, int) for dim in arg.shape):
-            problems.append(f"{kind} {spec.name!r} has fixed dimensions {arg.shape}; expected dynamic {list(spec.dims)}")
-    return problems
 
 
 def _verification_batches(

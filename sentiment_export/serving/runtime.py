@@ -185,12 +185,11 @@ class SentimentModel:
         return f"SentimentModel({self.artifact!r}, precision={self.precision!r}, providers={self.providers})"
 
     def _check_signature(self) -> None:
-        inputs = [node.name for node in self.session.get_inputs()]
-        outputs = [node.name for node in self.session.get_outputs()]
-        if inputs != signature.input_names() or outputs != signature.output_names():
+        problems = signature.session_problems(self.session)
+        if problems:
             raise ArtifactError(
-                f"artifact {self.artifact.root}: the {self.precision} ONNX model has inputs {inputs} and outputs "
-                f"{outputs}, expected {signature.input_names()} and {signature.output_names()}; re-export it"
+                f"artifact {self.artifact.root}: the {self.precision} ONNX model does not match the declared signature: "
+                f"{'; '.join(problems)}; re-export it"
             )
 
     def _run(self, input_ids: np.ndarray) -> np.ndarray:
