@@ -145,6 +145,7 @@ def _set_threads(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`cli_predict`)."""
     from .cli_predict import register as register_predict
+    from .cli_score import register as register_score
 
     parser = argparse.ArgumentParser(
         prog="sentiment-export",
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_run_verify)
 
     register_predict(subparsers)
+    register_score(subparsers)
     return parser
 
 
