@@ -291,17 +291,22 @@ def test_cli_strict_names_the_bad_row(spark, exported_artifact: Path, tmp_path: 
 
 
 def test_workers_never_import_torch(spark, scored, torch_marker) -> None:
-    def probe(_):
-        import os
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    def probe(values):  # a pandas UDF, so it runs in the pool of Python workers that scored (RDD jobs have their own)
         import sys
 
         from sentiment_export.serving import spark as scoring
 
-        yield os.getpid(), "torch" in sys.modules, len(scoring._MODELS)
+        return values.map(lambda _: f"{'torch' in sys.modules} {len(scoring._MODELS)}")
 
-    found = spark.sparkContext.parallelize(range(4), 4).mapPartitions(probe).collect()
-    assert not any(imported for _, imported, _ in found)
-    assert any(models == 1 for _, _, models in found)  # the workers kept the model of the jobs above
+    probe.__annotations__ = {"values": pd.Series, "return": pd.Series}  # pandas_udf reads the kind from the hints
+
+    df = spark.range(0, 8, numPartitions=4).withColumn("probe", F.pandas_udf(probe, "string")(F.col("id")))
+    found = {row.probe for row in df.collect()}
+    assert not any(item.startswith("True") for item in found)
+    assert "False 1" in found  # the workers kept the model of the jobs above
     assert not torch_marker[1].exists()
 
 
