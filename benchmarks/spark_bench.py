@@ -31,8 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sentiment_export import SentimentModel  # noqa: E402
-from sentiment_export.reviews import read_reviews  # noqa: E402
+from sentiment_export import SentimentModel
+from sentiment_export.reviews import read_reviews
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "snippets"
 ROW_GROUP = 50_000

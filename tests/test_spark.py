@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cpp_build import ci_requested, skip_or_fail
+
 from sentiment_export import ArtifactError, SentimentModel
 from sentiment_export.reviews import read_reviews
 
@@ -144,7 +144,7 @@ def test_binary_column_decodes_utf8_and_nulls_the_rest(spark, exported_artifact:
 
     from sentiment_export.spark import score_dataframe
 
-    values = ["Great blender, five stars".encode(), b"bad \xff bytes", None, "Très déçu".encode()]
+    values = [b"Great blender, five stars", b"bad \xff bytes", None, "Très déçu".encode()]
     df = spark.createDataFrame([(value,) for value in values], StructType([StructField("body", BinaryType())]))
     rows = score_dataframe(df, exported_artifact, text_col="body", score_col="p", label_col="y").collect()
     expected = model.predict(["Great blender, five stars", "Très déçu"])
