@@ -209,7 +209,7 @@ def quantize_onnx(source: str | os.PathLike[str], target: str | os.PathLike[str]
     root = logging.getLogger()
     root.addFilter(known)
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, reduce_range=True)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
     finally:
         root.removeFilter(known)
     _set_onnx_metadata(target, {**(metadata or {}), "quantization": "onnxruntime.quantize_dynamic QInt8"})
