@@ -52,13 +52,13 @@ def missing_prerequisites(
     return missing
 
 
-def skip_or_fail(missing: Sequence[str], *, ci: bool) -> None:
+def skip_or_fail(missing: Sequence[str], *, ci: bool, what: str = "build cpp_demo", needed_by: str = "the C++ parity test") -> None:
     """Skip with the reason when something is missing; under CI a missing prerequisite is a failure."""
     if not missing:
         return
-    reason = "cannot build cpp_demo, missing: " + "; ".join(missing)
+    reason = f"cannot {what}, missing: " + "; ".join(missing)
     if ci:
-        pytest.fail(reason + " (CI is set, so the C++ parity test must run; install .ci/apt-packages.txt)", pytrace=False)
+        pytest.fail(reason + f" (CI is set, so {needed_by} must run; install .ci/apt-packages.txt)", pytrace=False)
     pytest.skip(reason)
 
 

@@ -119,6 +119,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`sentiment_export.cli.predict`)."""
     from .predict import register as register_predict
+    from .score import register as register_score
     from .serve import register as register_serve
 
     parser = argparse.ArgumentParser(
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_predict(subparsers)
     register_serve(subparsers)
+    register_score(subparsers)
     return parser
 
 
