@@ -175,7 +175,7 @@ def _pt2_rows(manifest: Manifest) -> list[str]:
     if manifest.pt2 is None:
         return []
     accepts = next(iter(manifest.pt2.get("accepts", {}).values()), {})
-    shapes = ", ".join(f"{name} {low}..{high}" for name, (low, high) in accepts.items() if name != "dtype")
+    shapes = ", ".join(f"{name} {bounds[0]}..{bounds[1]}" for name, bounds in accepts.items() if name != "dtype")
     return [
         f"`model.pt2` (torch.export + AOTInductor, CPU, torch {manifest.pt2.get('torch')} only): "
         "`torch._inductor.aoti_load_package` in Python, `torch::inductor::AOTIModelPackageLoader` in C++; "

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifact.loader import load_artifact
+from ..artifact.manifest import Manifest
 from ..errors import ArtifactError, DataFormatError
 from .runtime import SentimentModel
 
@@ -182,9 +183,9 @@ def _check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
-def _fingerprint(manifest: dict) -> str:
+def _fingerprint(manifest: Manifest) -> str:
     """sha256 of the manifest's canonical JSON: it lists every file's sha256, so it names the whole artifact."""
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(manifest.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _resolve_artifact(artifact: str | os.PathLike[str]) -> Path:
