@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bz2
+import itertools
 import json
 import os
 import signal
@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment_export.data.amazon import ReviewFile
+
 _REPO = Path(__file__).resolve().parents[1]
 _SNIPPETS = _REPO / "training" / "default_data" / "test.ft.txt.bz2"
 _IMDB = _REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2"
@@ -41,14 +43,8 @@ _TOLERANCE = 1e-6
 
 
 def read_texts(path: Path, count: int) -> list[str]:
-    """The first ``count`` review texts of an Amazon-polarity-format file (``__label__N text``)."""
-    texts = []
-    with bz2.open(path, "rt", encoding="utf-8") if path.suffix == ".bz2" else path.open(encoding="utf-8") as stream:
-        for line in stream:
-            texts.append(line.split(" ", 1)[1].strip())
-            if len(texts) == count:
-                break
-    return texts
+    """The first ``count`` review texts of an Amazon-polarity-format file, read by the package's reader."""
+    return [review.text for review in itertools.islice(ReviewFile(path), count)]
 
 
 class Server:

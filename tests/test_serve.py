@@ -8,7 +8,7 @@ tritonclient[http] ([test]): skipped without them, a failure under CI.
 from __future__ import annotations
 
 import asyncio
-import bz2
+import itertools
 import json
 import os
 import shutil
@@ -42,13 +42,9 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
 
 def _snippets(count: int) -> list[str]:
     """The first ``count`` review texts of the embedded snippets test file (real text)."""
-    texts = []
-    with bz2.open(_SNIPPETS, "rt", encoding="utf-8") as stream:
-        for line in stream:
-            texts.append(line.split(" ", 1)[1].strip())
-            if len(texts) == count:
-                break
-    return texts
+    from sentiment_export.data.amazon import ReviewFile
+
+    return [review.text for review in itertools.islice(ReviewFile(_SNIPPETS), count)]
 
 
 class Server:
