@@ -57,6 +57,7 @@ class Server:
             [sys.executable, "-m", "sentiment_export", "serve", *map(str, artifacts), "--host", "127.0.0.1", "--port", "0", *options],
             stdout=subprocess.PIPE, stderr=self.stderr_path.open("wb"), env=env, text=True,
         )
+        self.terminated = False
         self.url = self._wait_for_url()
 
     def _wait_for_url(self) -> str:
@@ -70,10 +71,15 @@ class Server:
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
-    def stop(self) -> int:
-        """SIGTERM, then the exit status (killed and failed after a bounded wait)."""
-        if self.process.poll() is None:
+    def terminate(self) -> None:
+        """Send SIGTERM once: a second one during the drain may end the process abruptly, as it should."""
+        if not self.terminated and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        self.terminated = True
+
+    def stop(self) -> int:
+        """SIGTERM (once), then the exit status (killed and failed after a bounded wait)."""
+        self.terminate()
         try:
             return self.process.wait(timeout=_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -381,7 +387,7 @@ def test_sigterm_during_load_answers_every_accepted_request_and_exits_0(exported
                 if _metric((await client.get("/metrics")).text, "sentiment_http_requests_in_flight") >= 20:
                     break
                 await asyncio.sleep(0.01)
-        server.process.send_signal(signal.SIGTERM)
+        server.terminate()
         return await task
 
     try:
