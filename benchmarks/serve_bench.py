@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     from sentiment_export import SentimentModel
 
     model = SentimentModel.load(args.artifact, device="cpu")
-    name = model.artifact.manifest["name"]
+    name = model.artifact.manifest.name
     datasets = {"snippets": read_texts(_SNIPPETS, args.texts)}
     if args.imdb.exists():
         datasets["imdb"] = read_texts(args.imdb, args.texts)
