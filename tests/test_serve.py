@@ -513,3 +513,15 @@ def test_serve_with_a_public_key_refuses_an_unsigned_artifact_and_serves_a_signe
             assert client.get("/v2/health/ready").status_code == 200
     finally:
         assert server.stop() == 0
+
+
+def test_the_load_benchmark_prints_its_table(exported_artifact) -> None:
+    """benchmarks/serve_bench.py runs end to end (tiny counts; the figures themselves are not checked)."""
+    env = {**os.environ, "PYTHONPATH": f"{_REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.serve_bench", "--artifact", str(exported_artifact), "--requests", "10",
+         "--texts", "10", "--concurrency", "2", "--imdb", str(_REPO / "no-such-file")],
+        capture_output=True, text=True, timeout=180, cwd=_REPO, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| data | concurrency | batched req/s |" in result.stdout and "| snippets | 2 |" in result.stdout

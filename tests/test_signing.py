@@ -382,3 +382,13 @@ def test_export_with_an_unusable_key_fails_before_exporting(small_checkpoint: Pa
     argv = ["export", "--checkpoint", str(small_checkpoint), "--artifacts-dir", str(tmp_path / "out"), "--no-pt2", "--sign-with", str(tmp_path / "missing.pem")]
     assert main(argv) == 2
     assert "private key" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_the_signing_cost_benchmark_prints_its_table(exported_artifact: Path) -> None:
+    """benchmarks/signing_cost.py runs end to end (one repeat; the figures themselves are not checked)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.signing_cost", str(exported_artifact), "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, cwd=_REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| step | median s | x SentimentModel.load |" in result.stdout and "| verify_signature |" in result.stdout

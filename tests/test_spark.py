@@ -314,3 +314,16 @@ def test_importing_the_spark_api_does_not_import_torch() -> None:
     code = "import sys, sentiment_export.spark; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=_REPO)
     assert done.stdout.strip() == "False"
+
+
+def test_the_spark_benchmark_prints_its_table(exported_artifact: Path) -> None:
+    """benchmarks/spark_bench.py runs end to end on the embedded data (its smallest size)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spark_bench", "--artifact", str(exported_artifact), "--rows", "1000",
+         "--data-dir", str(_REPO / "training" / "default_data")],
+        capture_output=True, text=True, timeout=600, cwd=_REPO,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| score_dataframe, local[2] (Parquet in and out) |" in result.stdout
+    diff = re.search(r"max \|spark - in-process\| (\S+)", result.stdout)
+    assert diff is not None and float(diff.group(1)) <= 1e-6, result.stdout
