@@ -30,7 +30,7 @@ from .presets import CHOICES, PRESETS, Hyperparameters
 if TYPE_CHECKING:
     from .loop import TrainResult
 
-from sentiment_export.cli.options import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
+from sentiment_export.cli.options import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, MAX_THREADS, add_artifact_output_options
 
 _DESCRIPTION = """\
 Train the LSTM SentimentNet on labelled reviews, evaluate it on the test file,
@@ -150,18 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = parser.add_argument_group("export (after training, from best.pt)")
     export.add_argument("--no-export", action="store_true", help="do not export an artifact at the end")
-    export.add_argument("--artifact-name", metavar="NAME",
-                        help="artifact name (default: sentiment-<preset>)")
-    export.add_argument("--artifact-version", default="1.0.0", metavar="X.Y.Z",
-                        help="artifact semantic version (default: 1.0.0)")
-    export.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), metavar="DIR",
-                        help="parent directory of artifacts: writes DIR/<name>-<version>/ (default: artifacts)")
-    export.add_argument("--overwrite-artifact", action="store_true",
-                        help="replace an existing artifact of the same name and version (default: refuse)")
-    export.add_argument("--pack", choices=("tar.gz", "zip"),
-                        help="also pack the artifact directory into one archive of this format")
-    export.add_argument("--no-pt2", action="store_true",
-                        help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
+    add_artifact_output_options(export)
     return parser
 
 
@@ -171,8 +160,8 @@ def _hyperparameter_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.torch_threads is not None and not 1 <= args.torch_threads <= 1024:
-        parser.error(f"--torch-threads must be in [1, 1024], got {args.torch_threads}")
+    if args.torch_threads is not None and not 1 <= args.torch_threads <= MAX_THREADS:
+        parser.error(f"--torch-threads must be in [1, {MAX_THREADS}], got {args.torch_threads}")
     if args.data_dir and (args.train or args.test):
         parser.error("give either --data-dir or --train/--test, not both")
     if bool(args.train) != bool(args.test):

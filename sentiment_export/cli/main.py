@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..artifact.describe import describe_manifest, export_summary
 from ..errors import ArtifactError, ParityError, SentimentExportError
@@ -57,7 +58,7 @@ def _run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sign_checked(path: str, private_key: str) -> object:
+def _sign_checked(path: str | Path, private_key: str) -> Path:
     """Sign after the known-answer check, so that only an artifact that still gives its answers is signed."""
     from ..artifact.signing import sign_artifact
     from ..serving.known_answer import check_known_answers
@@ -139,7 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file from `python -m training`")
     add_artifact_output_options(export)
     export.add_argument("--test-file", default=None, metavar="FILE", help="reviews to evaluate on (default: the checkpoint's test file)")
-    export.add_argument("--no-pt2", action="store_true", help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)")
     export.add_argument("--sign-with", default=None, metavar="KEY.pem", help="sign the artifact (and the archive) with this private key, last")
     add_torch_threads_option(export)
     export.set_defaults(handler=_run_export)

@@ -4,6 +4,7 @@ the same name for the same thing, each bounded, and the same exit codes."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 """0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input."""
@@ -29,12 +30,15 @@ def bounded_int(low: int, high: int):
 
 
 def add_artifact_output_options(parser: argparse.ArgumentParser) -> None:
-    """Where and as what an export writes its artifact."""
-    parser.add_argument("--artifacts-dir", default="artifacts", metavar="DIR", help="parent directory of artifacts (default: artifacts)")
+    """Where and as what an export writes its artifact (the same flags after training and for ``export``)."""
+    parser.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), metavar="DIR", help="parent directory of artifacts: writes DIR/<name>-<version>/ (default: artifacts)")
     parser.add_argument("--artifact-name", default=None, metavar="NAME", help="artifact name (default: sentiment-<preset>)")
     parser.add_argument("--artifact-version", default="1.0.0", metavar="X.Y.Z", help="semantic model version (default: 1.0.0)")
     parser.add_argument("--overwrite-artifact", action="store_true", help="replace an existing artifact of this name and version")
     parser.add_argument("--pack", choices=PACK_CHOICES, default=None, help="also write one archive of the artifact")
+    parser.add_argument(
+        "--no-pt2", action="store_true", help="skip model.pt2 (torch.export + AOTInductor; needs a C++ compiler, adds a 20-30 s compile)"
+    )
 
 
 def add_torch_threads_option(parser: argparse.ArgumentParser) -> None:
