@@ -92,7 +92,8 @@ def test_manifest_records_origin_signature_data_and_metrics(artifact, small_chec
     assert parity["passed"] and parity["batch_sizes"] == [1, 7, 64]
     assert parity["backends"]["torchscript"]["max_abs_diff"] <= 1e-5
     assert parity["backends"]["onnx"]["max_abs_diff"] <= 1e-5
-    assert parity["backends"]["onnx_int8"]["label_agreement"] >= 0.99
+    assert parity["backends"]["onnx_int8"]["decisive_label_agreement"] >= 0.99
+    assert parity["backends"]["onnx_int8"]["max_abs_diff"] <= parity["int8_atol"]
     assert manifest["export"]["seconds"] > 0
     history = json.loads(artifact.file("curves_data").read_text(encoding="utf-8"))
     assert history and history == load_checkpoint(small_checkpoint).metadata["history"]
@@ -329,3 +330,22 @@ def test_verification_texts_mix_lengths_and_add_the_edge_cases(artifact) -> None
     assert len(texts) == 4 + 3 and "" in texts and "good" in texts
     assert max(len(encoder.tokenize(text)) for text in texts) > encoder.spec.max_length
     assert max(len(encoder.tokenize(text)) for text in select_verification_texts(["   "], encoder)) > encoder.spec.max_length
+
+
+@pytest.mark.parametrize(
+    ("exported", "passes"),
+    [
+        ([0.49, 0.90, 0.10], True),  # a flip of a score within int8_atol of 0.5 is within the tolerance
+        ([0.51, 0.80, 0.10], False),  # no flip, but a score moved by more than int8_atol
+        ([0.51, 0.90, 0.55], False),  # a decisive score (0.10) flipped
+    ],
+)
+def test_int8_gate_bounds_the_score_and_counts_only_decisive_flips(exported: list[float], passes: bool) -> None:
+    from sentiment_export.export.parity import BackendReport, _compare
+
+    eager = np.array([0.51, 0.90, 0.10], dtype=np.float32)
+    report = BackendReport("onnx_int8", "int8")
+    batches = [(3, [0, 1, 2], np.zeros((3, 4), dtype=np.int64))]
+    _compare(report, lambda ids: np.array(exported, dtype=np.float32), batches, [eager],
+             fp32_atol=1e-5, int8_atol=0.05, int8_min_label_agreement=0.99)
+    assert report.passed is passes, report.failures

@@ -155,6 +155,7 @@ class BackendParity:
     label_agreement: float
     texts: int
     passed: bool
+    decisive_label_agreement: float = 1.0
     worst: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -164,6 +165,7 @@ class ParitySummary:
     """The parity gate's figures as recorded (an artifact exists only if the gate passed)."""
 
     fp32_atol: float
+    int8_atol: float
     int8_min_label_agreement: float
     texts: int
     batch_sizes: list[int]

@@ -36,8 +36,15 @@ from ..serving.known_answer import FP32_ATOL  # one tolerance for the gate and t
 from ..serving.providers import create_session, session_options
 from ..text.encoder import TextEncoder
 
+INT8_ATOL = 0.05
+"""Largest allowed |int8 score - eager score|: int8 rounding moves a score, and the amount moves with the
+CPU's integer kernels (AVX2, VNNI and AMX give different roundings), so the gate bounds it."""
+
 INT8_MIN_LABEL_AGREEMENT = 0.99
-"""Smallest allowed share of texts on which the int8 model's label (p >= 0.5) matches eager's."""
+"""Smallest allowed share of the *decisive* texts (eager score more than ``INT8_ATOL`` from 0.5) on which
+the int8 label (p >= 0.5) matches eager's. A flip inside that band is within the tolerance: on a small
+model a few verification texts score 0.49-0.51, and counting them made the gate pass on one CPU and
+fail on another for the same model."""
 
 BATCH_SIZES = (1, 7, 64)
 """Batch of one, an odd size, and a large one."""
@@ -84,6 +91,7 @@ class BackendReport:
     precision: str  # "fp32" or "int8"
     max_abs_diff: float = 0.0
     label_agreement: float = 1.0
+    decisive_label_agreement: float = 1.0
     texts: int = 0
     worst: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -98,6 +106,7 @@ class ParityReport:
     """Every backend's figures and failures, with the tolerances and shapes they were checked at."""
 
     fp32_atol: float
+    int8_atol: float
     int8_min_label_agreement: float
     batch_sizes: list[int]
     shapes: list[list[int]]
@@ -118,6 +127,7 @@ class ParityReport:
         return {
             "passed": self.passed,
             "fp32_atol": self.fp32_atol,
+            "int8_atol": self.int8_atol,
             "int8_min_label_agreement": self.int8_min_label_agreement,
             "texts": self.texts,
             "batch_sizes": self.batch_sizes,
@@ -135,7 +145,8 @@ class ParityReport:
             f"parity {'passed' if self.passed else 'FAILED'} on {self.texts} texts, {len(self.shapes)} batches "
             f"(batch sizes {self.batch_sizes}, sequence lengths {min(s[1] for s in self.shapes)}.."
             f"{max(s[1] for s in self.shapes)}); fp32 tolerance {self.fp32_atol:g}, "
-            f"int8 label agreement >= {self.int8_min_label_agreement:.0%}"
+            f"int8 tolerance {self.int8_atol:g} and label agreement >= {self.int8_min_label_agreement:.0%} "
+            f"on texts scored more than {self.int8_atol:g} from 0.5"
         ]
         for name, backend in self.backends.items():
             lines.append(
@@ -225,6 +236,7 @@ def check_parity(
     pt2: Path | None = None,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     fp32_atol: float = FP32_ATOL,
+    int8_atol: float = INT8_ATOL,
     int8_min_label_agreement: float = INT8_MIN_LABEL_AGREEMENT,
 ) -> ParityReport:
     """Compare the exported model files with eager ``model`` on ``texts``; never raises for a mismatch.
@@ -257,9 +269,10 @@ def check_parity(
         backends.append((report, runner))
     for report, runner in backends:
         if runner is not None:
-            _compare(report, runner, batches, references, fp32_atol, int8_min_label_agreement)
+            _compare(report, runner, batches, references, fp32_atol, int8_atol, int8_min_label_agreement)
     return ParityReport(
         fp32_atol=fp32_atol,
+        int8_atol=int8_atol,
         int8_min_label_agreement=int8_min_label_agreement,
         batch_sizes=list(batch_sizes),
         shapes=[list(ids.shape) for _, _, ids in batches],
@@ -280,6 +293,7 @@ def _compare(
     batches: list[tuple[int, list[int], np.ndarray]],
     references: list[np.ndarray],
     fp32_atol: float,
+    int8_atol: float,
     int8_min_label_agreement: float,
 ) -> None:
     cases: list[dict[str, Any]] = []
@@ -336,10 +350,19 @@ def _compare(
             {key: value for key, value in case.items() if key != "label_agrees"}
             for case in sorted(disagreeing or cases, key=lambda case: -case["abs_diff"])[:_WORST_CASES]
         ]
-        if report.label_agreement < int8_min_label_agreement:
+        decisive = [case for case in cases if abs(case["eager"] - 0.5) > int8_atol]
+        if decisive:
+            report.decisive_label_agreement = sum(case["label_agrees"] for case in decisive) / len(decisive)
+        if report.max_abs_diff > int8_atol:
+            over = sum(case["abs_diff"] > int8_atol for case in cases)
             report.failures.append(
-                f"label agreement {report.label_agreement:.2%} < {int8_min_label_agreement:.0%} "
-                f"({len(disagreeing)} of {len(cases)} labels differ)"
+                f"max abs diff {report.max_abs_diff:.3g} > int8 tolerance {int8_atol:g} ({over} of {len(cases)} scores)"
+            )
+        if report.decisive_label_agreement < int8_min_label_agreement:
+            flipped = sum(not case["label_agrees"] for case in decisive)
+            report.failures.append(
+                f"label agreement {report.decisive_label_agreement:.2%} < {int8_min_label_agreement:.0%} on the "
+                f"{len(decisive)} scores more than {int8_atol:g} from 0.5 ({flipped} labels differ)"
             )
 
 
@@ -371,7 +394,7 @@ def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> Parity
 
     Runs the gate on the texts in the artifact's ``verification.json``, with
     eager PyTorch rebuilt from ``weights.safetensors``, at the batch sizes the
-    export used. ``tolerances`` (``fp32_atol``, ``int8_min_label_agreement``)
+    export used. ``tolerances`` (``fp32_atol``, ``int8_atol``, ``int8_min_label_agreement``)
     override the defaults. Raises :class:`ArtifactError` for a broken
     artifact; returns the report (call ``raise_for_failures()`` to gate).
     """
