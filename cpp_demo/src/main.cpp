@@ -287,13 +287,7 @@ void print_versions() {
 
 int run(const Options& options) {
   const sentiment::EmbeddedFiles files = sentiment::read_embedded_files(options.model_path);
-  std::string written_by = "(unknown: no manifest.json)";
-  if (files.manifest_json) {
-    written_by = sentiment::check_torch_version(*files.manifest_json, options.model_path);
-  } else {
-    std::cerr << "sentiment_demo: warning: '" << options.model_path
-              << "' has no embedded manifest.json; its torch version cannot be checked\n";
-  }
+  const std::string written_by = sentiment::check_torch_version(files.manifest_json, options.model_path);
   const sentiment::TextEncoder encoder(sentiment::parse_spec(files.spec_json), files.vocab_text);
   std::size_t skipped = 0;
   if (options.output == Output::kBenchmark) {
