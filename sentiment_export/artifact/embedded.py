@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArtifactError
 from .layout import MANIFEST_FILENAME
 from .manifest import WRITTEN_AFTER_MODEL_PT, without_entries
+from .records import RECORDS_KEY, record_hashes
 
 if TYPE_CHECKING:
     from .loader import Artifact
@@ -52,7 +53,9 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
     """One line per embedded copy that is missing or differs from the directory's file; empty when all agree.
 
     spec.json and vocab.txt must be byte for byte equal; the manifest is
-    compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`.
+    compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`;
+    every record of model.pt must match the record table the C++ demo checks
+    (``torchscript.records``, :mod:`.records`).
     A record is read only when its size allows equality (so at most the size
     of the checked directory file is read).
     """
@@ -82,7 +85,20 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
             differing = sorted(key for key in set(embedded) | set(expected) if embedded.get(key) != expected.get(key))
             if differing:
                 problems.append(f"model.pt's embedded {name} differs from the directory's in {differing}")
-    return problems
+    return problems + _record_table_problems(artifact)
+
+
+def _record_table_problems(artifact: Artifact) -> list[str]:
+    """The records of model.pt whose sha256 differs from ``torchscript.records`` (what the C++ demo checks).
+
+    An artifact exported before the table existed has none; its model.pt is still covered by the file table.
+    """
+    table = artifact.manifest.torchscript.get(RECORDS_KEY)
+    if table is None:
+        return []
+    actual = record_hashes(artifact.file("torchscript"))
+    differing = sorted(name for name in set(table) | set(actual) if table.get(name) != actual.get(name))
+    return [f"model.pt's records {differing} differ from its record table (torchscript.records)"] if differing else []
 
 
 def check_embedded_copies(artifact: Artifact) -> None:
