@@ -55,9 +55,9 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
     spec.json and vocab.txt must be byte for byte equal; the manifest is
     compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`;
     every record of model.pt must match the record table the C++ demo checks
-    (``torchscript.records``, :mod:`.records`).
-    A record is read only when its size allows equality (so at most the size
-    of the checked directory file is read).
+    (``torchscript.records``, :mod:`.records`). An embedded copy is read only
+    when its size allows equality (so at most the size of the checked
+    directory file is read); the record check reads model.pt once.
     """
     records = _embedded_records(artifact)
     problems = []
