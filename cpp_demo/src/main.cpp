@@ -244,7 +244,7 @@ auto encode_one(Input& input, Encode encode) -> std::optional<decltype(encode(in
   try {
     return encode(input.text);
   } catch (const DemoError& error) {
-    input.error = "the encoder failed on this text: " + with_invalid_utf8_replaced(error.what());
+    input.error = with_invalid_utf8_replaced(error.what());  // e.g. "tokenizer step 0 failed on a text: ..."
     return std::nullopt;
   }
 }
