@@ -22,9 +22,14 @@ MANIFEST_RECORD = "manifest.json"
 
 
 def with_record_table(manifest_json: str, section: str, hashes: Mapping[str, str]) -> str:
-    """The embedded manifest text with ``hashes`` as ``<section>.records`` (key order kept)."""
+    """The embedded manifest text with ``hashes`` as ``<section>.records`` (key order kept).
+
+    Raises ``ValueError`` when ``manifest_json`` is not a JSON object.
+    """
     manifest = json.loads(manifest_json)
-    manifest[section] = {**manifest[section], RECORDS_KEY: dict(hashes)}
+    if not isinstance(manifest, dict):
+        raise ValueError(f"the embedded manifest.json must be a JSON object, got {type(manifest).__name__}")
+    manifest[section] = {**manifest.get(section, {}), RECORDS_KEY: dict(hashes)}
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -38,9 +43,11 @@ def save_with_record_table(
     """Write the model file with ``save(extra_files)`` twice, the second time with its record table embedded.
 
     ``save`` writes the archive at ``path`` with the given extra files;
-    ``extra_files["manifest.json"]`` must be a JSON object with a ``section``
-    object. Returns the table. Raises :class:`ArtifactError` when a record
-    other than the manifest changed between the two writes.
+    ``extra_files["manifest.json"]`` must be a JSON object (its ``section``
+    object gets the table, and is created when absent). Returns the table.
+    Raises ``ValueError`` for a manifest that is not a JSON object and
+    :class:`ArtifactError` when a record other than the manifest and
+    libtorch's per-save id changed between the two writes.
     """
     save(extra_files)
     hashes = record_hashes(path)
