@@ -342,7 +342,7 @@ def test_known_answer_tolerance_is_bounded(exported_artifact: Path, atol) -> Non
 
 
 def test_reading_the_embedded_copies_unpickles_nothing(artifact_copy: Path) -> None:
-    """A model.pt whose pickles would run code on unpickling still only has its extra/ records read."""
+    """A model.pt whose pickles would run code on unpickling has its records read as bytes only (and refused)."""
     path = artifact_copy / "model.pt"
     with zipfile.ZipFile(path) as archive:
         records = {info.filename: archive.read(info) for info in archive.infolist()}
@@ -351,7 +351,8 @@ def test_reading_the_embedded_copies_unpickles_nothing(artifact_copy: Path) -> N
         for name, data in records.items():
             archive.writestr(name, hostile if name.endswith(".pkl") else data)
     _rehash(artifact_copy)
-    load_artifact(artifact_copy)
+    with pytest.raises(ArtifactError, match=r"model\.pt's records \[.*'data\.pkl'.*\] differ from its record table"):
+        load_artifact(artifact_copy)  # the copies are read and compared first, then every record is hashed
     assert not (artifact_copy / "pwned").exists()
 
 
