@@ -667,19 +667,24 @@ def test_refuses_a_model_pt2_changed_after_export(demo_build: DemoBuild, pt2_art
     assert f"record '{library}' does not match its sha256 in the embedded manifest (pt2.records)".encode() in done.stderr, done.stderr
 
 
-def test_python_loader_refuses_a_model_pt_that_does_not_match_its_record_table(exported_artifact: Path, tmp_path: Path) -> None:
-    """What the demo refuses, Python refuses too, even with the file table rewritten to the changed model.pt."""
+@pytest.mark.parametrize(("name", "section"), [("model.pt", "torchscript"), ("model.pt2", "pt2")])
+def test_python_loader_refuses_a_model_file_that_does_not_match_its_record_table(
+    pt2_artifact: Path, tmp_path: Path, name: str, section: str
+) -> None:
+    """What the demo refuses, Python refuses too, even with the file table rewritten to the changed file."""
     import hashlib
     import shutil
 
     from sentiment_export.artifact.loader import load_artifact
 
-    copy = Path(shutil.copytree(exported_artifact, tmp_path / "artifact"))
-    weight = _largest_weight(copy / "model.pt")
-    _rewrite_zip(exported_artifact / "model.pt", copy / "model.pt", _changing(weight, _flip_middle))
+    copy = Path(shutil.copytree(pt2_artifact, tmp_path / "artifact"))
+    with zipfile.ZipFile(copy / name) as archive:
+        changed = max((info for info in archive.infolist() if _record_name(info).startswith("data/")), key=lambda info: info.file_size)
+    record = _record_name(changed)
+    _rewrite_zip(pt2_artifact / name, copy / name, _changing(record, _flip_middle))
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
-    data = (copy / "model.pt").read_bytes()
-    manifest["files"]["model.pt"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    data = (copy / name).read_bytes()
+    manifest["files"][name].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     (copy / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    with pytest.raises(ArtifactError, match=re.escape(f"model.pt's records ['{weight}'] differ from its record table (torchscript.records)")):
+    with pytest.raises(ArtifactError, match=re.escape(f"{name}'s records ['{record}'] differ from its record table ({section}.records)")):
         load_artifact(copy)

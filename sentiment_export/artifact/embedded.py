@@ -54,8 +54,8 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
 
     spec.json and vocab.txt must be byte for byte equal; the manifest is
     compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`;
-    every record of model.pt must match the record table the C++ demo checks
-    (``torchscript.records``, :mod:`.records`). An embedded copy is read only
+    every record of model.pt (and model.pt2) must match the record table the
+    C++ demo checks (``torchscript.records``, ``pt2.records``, :mod:`.records`). An embedded copy is read only
     when its size allows equality (so at most the size of the checked
     directory file is read); the record check reads model.pt once.
     """
@@ -89,16 +89,22 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
 
 
 def _record_table_problems(artifact: Artifact) -> list[str]:
-    """The records of model.pt whose sha256 differs from ``torchscript.records`` (what the C++ demo checks).
+    """The records of model.pt (and model.pt2) whose sha256 differs from their record table
+    (``torchscript.records``, ``pt2.records``): what the C++ demo checks.
 
-    An artifact exported before the table existed has none; its model.pt is still covered by the file table.
+    An artifact exported before the tables existed has none; its model files are still covered by the file table.
     """
-    table = artifact.manifest.torchscript.get(RECORDS_KEY)
-    if table is None:
-        return []
-    actual = record_hashes(artifact.file("torchscript"))
-    differing = sorted(name for name in set(table) | set(actual) if table.get(name) != actual.get(name))
-    return [f"model.pt's records {differing} differ from its record table (torchscript.records)"] if differing else []
+    problems = []
+    for role, section in (("torchscript", artifact.manifest.torchscript), ("pt2", artifact.manifest.pt2 or {})):
+        table = section.get(RECORDS_KEY)
+        if table is None:
+            continue
+        path = artifact.file(role)
+        actual = record_hashes(path)
+        differing = sorted(name for name in set(table) | set(actual) if table.get(name) != actual.get(name))
+        if differing:
+            problems.append(f"{path.name}'s records {differing} differ from its record table ({role}.records)")
+    return problems
 
 
 def check_embedded_copies(artifact: Artifact) -> None:
