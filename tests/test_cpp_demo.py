@@ -21,22 +21,28 @@ reason, except when the environment variable CI is set: then they fail.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import struct
 import subprocess
 import time
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
 
 from sentiment_export import PreprocessingSpec, TextEncoder
 from sentiment_export.data.amazon import read_reviews
+from sentiment_export.artifact.records import RECORDS_KEY, UNHASHED_RECORDS, record_hashes
 from sentiment_export.artifact.signature import TORCHSCRIPT_EXTRA_FILES
+from sentiment_export.errors import ArtifactError
+from sentiment_export.export.records import save_with_record_table
 from sentiment_export.text.tokenizer import Tokenizer
 
 from cpp_build import DemoBuild, ci_requested, missing_prerequisites, skip_or_fail
@@ -316,6 +322,56 @@ def test_stdin_reads_one_text_per_line_and_reports_invalid_utf8(demo_build: Demo
     assert np.max(np.abs(np.array(got) - expected)) <= SCORE_TOLERANCE
 
 
+def _lines(done: subprocess.CompletedProcess[bytes]) -> list[dict]:
+    """The JSON lines of stdout; each must be valid UTF-8 and valid JSON."""
+    return [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("output", [[], ["--tokens"], ["--ids"]], ids=["scores", "tokens", "ids"])
+def test_jsonl_line_that_is_not_utf8_is_reported_and_the_others_scored(demo_build: DemoBuild, model_pt: Path, output: list[str]) -> None:
+    """The parser's message quotes the raw bytes it read; they must not break the JSON written for that line."""
+    done = _run(demo_build.binary, str(model_pt), "--jsonl", "--threads", "1", *output, stdin=b'"ok"\n"caf\xe9"\n')
+    assert done.returncode == 3, done.stderr
+    records = _lines(done)
+    assert [record["index"] for record in records] == [0, 1] and "error" not in records[0]
+    assert set(records[1]) == {"index", "error"}
+    assert re.match(r"not a JSON string \(.*ill-formed UTF-8 byte; last read: '\"caf\ufffd", records[1]["error"]), records[1]
+    assert b"sentiment_demo: input 1: not a JSON string (" in done.stderr
+    assert b"\xe9" not in done.stderr  # replaced there too: a terminal or log gets valid UTF-8
+
+
+def test_argument_that_is_not_utf8_is_reported_by_index_and_the_others_scored(
+    demo_build: DemoBuild, model_pt: Path, python_side: PythonSide
+) -> None:
+    """As the Python CLI does: an error for that index, the other texts scored, exit 3 (not a refused run)."""
+    texts = ["I loved it", os.fsdecode(b"caf\xe9 au lait"), "Worst purchase ever."]
+    done = _run(demo_build.binary, str(model_pt), "--threads", "1", "--", *texts)
+    assert done.returncode == 3, done.stderr
+    records = _lines(done)
+    assert records[1] == {"index": 1, "error": "invalid UTF-8 at byte 3"}
+    got = np.array([records[0]["score"], records[2]["score"]])
+    assert np.max(np.abs(got - python_side.scores([texts[0], texts[2]]))) <= SCORE_TOLERANCE
+
+
+def test_a_text_the_encoder_fails_on_does_not_take_down_the_others(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
+    """'a.' * 2100 once hit PCRE2's JIT stack limit and took the whole run down (exit 1, nothing printed).
+
+    Whether that text now gets a score depends on the encoder's work bound; either way the others are
+    scored, and a failure is that text's error with exit 3.
+    """
+    texts = ["great", "a." * 2100, "awful"]
+    done = _run(demo_build.binary, str(model_pt), "--threads", "1", "--", *texts)
+    records = _lines(done)
+    assert [record["index"] for record in records] == [0, 1, 2], done.stderr
+    got = np.array([records[0]["score"], records[2]["score"]])
+    assert np.max(np.abs(got - python_side.scores([texts[0], texts[2]]))) <= SCORE_TOLERANCE
+    if "error" in records[1]:
+        assert re.match(r"\S+ failed on a text: ", records[1]["error"]), records[1]
+        assert done.returncode == 3 and f"sentiment_demo: input 1: {records[1]['error']}; skipped".encode() in done.stderr
+    else:
+        assert done.returncode == 0 and set(records[1]) == {"index", "label", "score"}
+
+
 def test_texts_as_arguments_print_the_python_cli_shape(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
     texts = ["I loved this product", "--not an option", "Worst purchase ever."]
     done = _run(demo_build.binary, str(model_pt), "--threads", "1", "--", *texts)
@@ -325,13 +381,19 @@ def test_texts_as_arguments_print_the_python_cli_shape(demo_build: DemoBuild, mo
 
 
 def _resave(model_pt: Path, target: Path, change: Callable[[dict[str, str]], dict[str, str]]) -> Path:
-    """A copy of model_pt whose embedded files are changed (deliberately broken files for refusal tests)."""
+    """A copy of model_pt whose embedded files are changed, with its record table rewritten to match (as an
+    export of those files would write it), so that the demo reads the changed files rather than refusing a
+    tampered file."""
     import torch
 
     module, files = _load_pt(model_pt)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.(load|save)` is deprecated", category=DeprecationWarning)
-        torch.jit.save(module, str(target), _extra_files=change(files))
+
+    def save(extra_files: Mapping[str, str]) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.(load|save)` is deprecated", category=DeprecationWarning)
+            torch.jit.save(module, str(target), _extra_files=dict(extra_files))
+
+    save_with_record_table(save, target, change(files), section="torchscript")
     return target
 
 
@@ -373,6 +435,10 @@ def test_refuses_model_files_it_cannot_serve_exactly(
 def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_path: Path) -> None:
     done = _run(demo_build.binary, str(tmp_path / "absent.pt"), "text")
     assert done.returncode == 1 and b"does not exist" in done.stderr
+    done = _run(demo_build.binary, str(tmp_path), "text")
+    assert done.returncode == 1 and done.stdout == b""
+    assert f"model file '{tmp_path}' is a directory (expected a model.pt or model.pt2".encode() in done.stderr, done.stderr
+    assert f"give '{tmp_path / 'model.pt'}'".encode() in done.stderr
     (tmp_path / "junk.pt").write_bytes(b"not a zip archive")
     done = _run(demo_build.binary, str(tmp_path / "junk.pt"), "text")
     assert done.returncode == 1 and b"is neither a TorchScript file nor an AOTInductor package" in done.stderr
@@ -382,7 +448,10 @@ def test_refuses_missing_and_non_torchscript_files(demo_build: DemoBuild, tmp_pa
     ("args", "message"),
     [([], b"no model file given"), (["model.pt"], b"give texts as arguments"), (["model.pt", "--frobnicate"], b"unknown option --frobnicate"),
      (["model.pt", "--stdin", "text"], b"cannot be combined"), (["model.pt", "--batch-size", "0", "x"], b"--batch-size must be a positive integer"),
-     (["model.pt", "--threads", "two", "x"], b"--threads must be a positive integer"), (["model.pt", "--ids", "--tokens", "x"], b"cannot be combined")],
+     (["model.pt", "--threads", "two", "x"], b"--threads must be a positive integer"), (["model.pt", "--ids", "--tokens", "x"], b"cannot be combined"),
+     (["model.pt", "--threads", "257", "x"], b"--threads must be a positive integer of at most 256, got '257'"),
+     (["model.pt", "--threads", "100000", "x"], b"--threads must be a positive integer of at most 256, got '100000'"),
+     (["model.pt", "--batch-size", "4097", "x"], b"--batch-size must be a positive integer of at most 4096, got '4097'")],
 )
 def test_usage_errors_exit_2_with_usage(demo_build: DemoBuild, args: list[str], message: bytes) -> None:
     done = _run(demo_build.binary, *args)
@@ -447,6 +516,175 @@ def test_cpp_scores_model_pt2_and_model_pt_like_python(demo_build: DemoBuild, pt
 
 
 def test_cpp_refuses_a_batch_size_model_pt2_does_not_accept(demo_build: DemoBuild, pt2_artifact: Path) -> None:
+    """No package from sentiment_export accepts more than 4096 texts per call, which is also --batch-size's bound."""
     done = _run(demo_build.binary, str(pt2_artifact / "model.pt2"), "--batch-size", "5000", "text")
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"--batch-size must be a positive integer of at most 4096, got '5000'" in done.stderr, done.stderr.decode()
+
+
+# --- what the demo verifies before it loads a model file: zip CRCs and the embedded record table -----
+
+
+def _record_name(info: zipfile.ZipInfo) -> str:
+    """libtorch's name of a record: below the archive's top folder."""
+    return "/".join(PurePosixPath(info.filename).parts[1:])
+
+
+def _largest_weight(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        weights = [info for info in archive.infolist() if _record_name(info).startswith("data/")]
+    return _record_name(max(weights, key=lambda info: info.file_size))
+
+
+def _flip_in_place(source: Path, target: Path, record: str) -> Path:
+    """A copy of ``source`` with one byte of ``record``'s stored bytes flipped and its CRC left as it was."""
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        info = next(info for info in archive.infolist() if _record_name(info) == record)
+    assert info.compress_type == zipfile.ZIP_STORED
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)  # the local header's
+    data[info.header_offset + 30 + name_length + extra_length + info.compress_size // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _rewrite_zip(source: Path, target: Path, change: Callable[[str, bytes], bytes], *, added: Mapping[str, bytes] | None = None) -> Path:
+    """A copy of ``source`` with each record's bytes passed through ``change(name, data)`` and written with a
+    correct CRC (zipfile computes it): a change only the embedded sha256 table can catch."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as copy:
+        infos = original.infolist()
+        for info in infos:
+            copy.writestr(info.filename, change(_record_name(info), original.read(info)))
+        prefix = PurePosixPath(infos[0].filename).parts[0]
+        for name, data in (added or {}).items():
+            copy.writestr(f"{prefix}/{name}", data)
+    return target
+
+
+def _flip_middle(data: bytes) -> bytes:
+    return data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0x01]) + data[len(data) // 2 + 1 :]
+
+
+def _swap_two_tokens(vocabulary: bytes) -> bytes:
+    lines = vocabulary.split(b"\n")
+    lines[2], lines[3] = lines[3], lines[2]  # still a valid vocabulary (after _PAD, _UNK), other ids
+    return b"\n".join(lines)
+
+
+def _max_length_500(spec: bytes) -> bytes:
+    changed = re.sub(rb'"max_length": *200', b'"max_length": 500', spec)
+    assert changed != spec
+    return changed
+
+
+def _without_record_table(manifest: bytes) -> bytes:
+    data = json.loads(manifest)
+    del data["torchscript"][RECORDS_KEY]
+    return json.dumps(data).encode()
+
+
+def _changing(record: str, edit: Callable[[bytes], bytes]) -> Callable[[str, bytes], bytes]:
+    return lambda name, data: edit(data) if name == record else data
+
+
+def test_every_record_but_the_unhashed_ones_is_in_the_embedded_table(model_pt: Path) -> None:
+    """What the exporter writes, and what the directory's manifest repeats (the artifact loader compares them)."""
+    with zipfile.ZipFile(model_pt) as archive:
+        names = {_record_name(info) for info in archive.infolist()}
+        embedded = json.loads(archive.read(next(i for i in archive.infolist() if _record_name(i) == "extra/manifest.json")))
+    table = embedded["torchscript"][RECORDS_KEY]
+    assert set(table) == names - set(UNHASHED_RECORDS)
+    assert table == record_hashes(model_pt)
+    assert json.loads((model_pt.parent / "manifest.json").read_text())["torchscript"][RECORDS_KEY] == table
+    assert {"extra/spec.json", "extra/vocab.txt", "constants/0", _largest_weight(model_pt)} <= set(table)
+
+
+def test_cpp_leaves_out_the_same_records_as_python() -> None:
+    source = (REPO / "cpp_demo" / "src" / "model_file.cpp").read_text()
+    listed = re.search(r"kUnhashedRecords = \{([^}]*)\}", source)
+    assert listed and set(re.findall(r'"([^"]+)"', listed.group(1))) == set(UNHASHED_RECORDS)
+
+
+def test_a_writer_that_is_not_reproducible_fails_the_export(tmp_path: Path) -> None:
+    target = tmp_path / "model.pt"
+    writes = []
+
+    def save(files: Mapping[str, str]) -> None:
+        writes.append(1)
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.writestr("archive/data/0", f"write {len(writes)}")
+            archive.writestr("archive/extra/manifest.json", files["manifest.json"])
+
+    with pytest.raises(ArtifactError, match=r"writing the model file twice changed the records \['data/0'\]"):
+        save_with_record_table(save, target, {"manifest.json": json.dumps({"torchscript": {}})}, section="torchscript")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("flip-weight-byte", r"record 'data/\d+' does not match its zip CRC-32"),
+        ("flip-constants-0", r"record 'constants/0' does not match its zip CRC-32"),
+        ("edit-vocabulary", r"record 'extra/vocab\.txt' does not match its sha256 in the embedded manifest \(torchscript\.records\)"),
+        ("edit-spec-max-length", r"record 'extra/spec\.json' does not match its sha256"),
+        ("flip-weight-rewrite-crc", r"record 'data/\d+' does not match its sha256"),
+        ("flip-constants-0-rewrite-crc", r"record 'constants/0' does not match its sha256"),
+        ("add-record", r"record 'extra/notes\.txt' is not in the record hashes of its embedded manifest"),
+        ("remove-record-table", r"its embedded manifest\.json has no record hashes \(torchscript\.records\)"),
+    ],
+)
+def test_refuses_a_model_pt_changed_after_export(demo_build: DemoBuild, model_pt: Path, tmp_path: Path, damage: str, message: str) -> None:
+    """Each of these loaded with exit 0 and other scores before (a flipped weight byte: 0.8427 -> 0.0925;
+    a flip in constants/0: score 0; max_length 500 accepted); now refused before anything is used."""
+    target = tmp_path / "damaged.pt"
+    weight = _largest_weight(model_pt)
+    makers = {
+        "flip-weight-byte": lambda: _flip_in_place(model_pt, target, weight),
+        "flip-constants-0": lambda: _flip_in_place(model_pt, target, "constants/0"),
+        "edit-vocabulary": lambda: _rewrite_zip(model_pt, target, _changing("extra/vocab.txt", _swap_two_tokens)),
+        "edit-spec-max-length": lambda: _rewrite_zip(model_pt, target, _changing("extra/spec.json", _max_length_500)),
+        "flip-weight-rewrite-crc": lambda: _rewrite_zip(model_pt, target, _changing(weight, _flip_middle)),
+        "flip-constants-0-rewrite-crc": lambda: _rewrite_zip(model_pt, target, _changing("constants/0", _flip_middle)),
+        "add-record": lambda: _rewrite_zip(model_pt, target, lambda name, data: data, added={"extra/notes.txt": b"hi"}),
+        "remove-record-table": lambda: _rewrite_zip(model_pt, target, _changing("extra/manifest.json", _without_record_table)),
+    }
+    done = _run(demo_build.binary, str(makers[damage]()), "--threads", "1", "A great movie, loved it!")
+    assert done.returncode == 1 and done.stdout == b"", done.stdout
+    assert re.search(message, done.stderr.decode()), done.stderr.decode()
+    assert b"do not use it" in done.stderr or b"re-export" in done.stderr
+
+
+def test_refuses_a_model_pt2_changed_after_export(demo_build: DemoBuild, pt2_artifact: Path, tmp_path: Path) -> None:
+    """The package carries its own table (pt2.records): the compiled model (the .so, weights inside) is covered."""
+    package = pt2_artifact / "model.pt2"
+    with zipfile.ZipFile(package) as archive:
+        table = json.loads(archive.read(next(i for i in archive.infolist() if _record_name(i) == "extra/manifest.json")))["pt2"][RECORDS_KEY]
+        names = {_record_name(info) for info in archive.infolist()}
+    assert set(table) == names - set(UNHASHED_RECORDS) and table == record_hashes(package)
+    library = next(name for name in table if name.endswith(".so"))
+    damaged = _rewrite_zip(package, tmp_path / "damaged.pt2", _changing(library, _flip_middle))
+    done = _run(demo_build.binary, str(damaged), "text")
     assert done.returncode == 1 and done.stdout == b""
-    assert b"--batch-size 5000 is more than the 4096 texts per call" in done.stderr, done.stderr.decode()
+    assert f"record '{library}' does not match its sha256 in the embedded manifest (pt2.records)".encode() in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("name", "section"), [("model.pt", "torchscript"), ("model.pt2", "pt2")])
+def test_python_loader_refuses_a_model_file_that_does_not_match_its_record_table(
+    pt2_artifact: Path, tmp_path: Path, name: str, section: str
+) -> None:
+    """What the demo refuses, Python refuses too, even with the file table rewritten to the changed file."""
+    import hashlib
+    import shutil
+
+    from sentiment_export.artifact.loader import load_artifact
+
+    copy = Path(shutil.copytree(pt2_artifact, tmp_path / "artifact"))
+    with zipfile.ZipFile(copy / name) as archive:
+        changed = max((info for info in archive.infolist() if _record_name(info).startswith("data/")), key=lambda info: info.file_size)
+    record = _record_name(changed)
+    _rewrite_zip(pt2_artifact / name, copy / name, _changing(record, _flip_middle))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    data = (copy / name).read_bytes()
+    manifest["files"][name].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=re.escape(f"{name}'s records ['{record}'] differ from its record table ({section}.records)")):
+        load_artifact(copy)

@@ -108,14 +108,22 @@ def _swap_vocabulary_lines(directory: Path, first: str, second: str) -> None:
 
 
 def _reembed_vocabulary(directory: Path) -> None:
-    """Rewrite model.pt so that its embedded vocab.txt is the directory's (the attack made consistent)."""
+    """Rewrite model.pt so that its embedded vocab.txt is the directory's, with model.pt's record table
+    (embedded and in manifest.json) rewritten to match: the attack made consistent."""
     import torch
+
+    from sentiment_export.export.records import save_with_record_table
 
     names = ("spec.json", "vocab.txt", "manifest.json")
     extra = dict.fromkeys(names, "")
-    module = torch.jit.load(str(directory / "model.pt"), map_location="cpu", _extra_files=extra)
+    path = directory / "model.pt"
+    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    extra = {name: content.decode("utf-8") if isinstance(content, bytes) else content for name, content in extra.items()}
     extra["vocab.txt"] = (directory / "vocab.txt").read_text(encoding="utf-8")
-    torch.jit.save(module, str(directory / "model.pt"), _extra_files=extra)
+    records = save_with_record_table(lambda files: torch.jit.save(module, str(path), _extra_files=dict(files)), path, extra, section="torchscript")
+    manifest = json.loads((directory / MANIFEST_FILENAME).read_text(encoding="utf-8"))
+    manifest["torchscript"]["records"] = records
+    (directory / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     _rehash(directory)
 
 
@@ -334,7 +342,7 @@ def test_known_answer_tolerance_is_bounded(exported_artifact: Path, atol) -> Non
 
 
 def test_reading_the_embedded_copies_unpickles_nothing(artifact_copy: Path) -> None:
-    """A model.pt whose pickles would run code on unpickling still only has its extra/ records read."""
+    """A model.pt whose pickles would run code on unpickling has its records read as bytes only (and refused)."""
     path = artifact_copy / "model.pt"
     with zipfile.ZipFile(path) as archive:
         records = {info.filename: archive.read(info) for info in archive.infolist()}
@@ -343,7 +351,8 @@ def test_reading_the_embedded_copies_unpickles_nothing(artifact_copy: Path) -> N
         for name, data in records.items():
             archive.writestr(name, hostile if name.endswith(".pkl") else data)
     _rehash(artifact_copy)
-    load_artifact(artifact_copy)
+    with pytest.raises(ArtifactError, match=r"model\.pt's records \[.*'data\.pkl'.*\] differ from its record table"):
+        load_artifact(artifact_copy)  # the copies are read and compared first, then every record is hashed
     assert not (artifact_copy / "pwned").exists()
 
 

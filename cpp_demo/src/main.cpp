@@ -9,7 +9,9 @@
 #include <charconv>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "errors.hpp"
@@ -26,6 +28,10 @@ using sentiment::DemoError;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitSkipped = 3;
+// The bounds of the numeric options: the Python CLI's MAX_THREADS (sentiment_export/cli/options.py) and
+// the most texts a model.pt2 from sentiment_export accepts per call (SHAPE_BOUNDS, export/pt2.py).
+constexpr std::size_t kMaxThreads = 256;
+constexpr std::size_t kMaxBatchSize = 4096;
 
 constexpr const char* kUsage =
     "usage: sentiment_demo MODEL [options] TEXT...\n"
@@ -44,14 +50,16 @@ constexpr const char* kUsage =
     "  --ids           print {\"index\": i, \"ids\": [...]} (the model's input, unpadded) instead of scores\n"
     "  --tokens        print {\"index\": i, \"tokens\": [...]} instead of scores\n"
     "  --benchmark     encode all texts, print one JSON line with the encoder's texts per second\n"
-    "  --batch-size N  texts per model call (default 64)\n"
-    "  --threads N     libtorch intra-op threads (default: libtorch's choice; 1 is fastest for\n"
-    "                  small models on a busy machine)\n"
+    "  --batch-size N  texts per model call, 1..4096 (default 64)\n"
+    "  --threads N     libtorch intra-op threads, 1..256 (default: libtorch's choice; 1 is fastest\n"
+    "                  for small models on a busy machine)\n"
     "  --              every later argument is a text\n"
     "\n"
-    "An input that is not valid UTF-8 (or, with --jsonl, not a JSON string) is reported on\n"
-    "stderr and as {\"index\": i, \"error\": \"...\"}, the others are still scored, and the\n"
-    "exit status is 3. Exit status 1: the model was refused; 2: wrong arguments.\n";
+    "An input that is not valid UTF-8 (or, with --jsonl, not a JSON string), or that the\n"
+    "encoder fails on, is reported on stderr and as {\"index\": i, \"error\": \"...\"}, the\n"
+    "others are still scored, and the exit status is 3. Exit status 1: the model was refused\n"
+    "(a file that is not a sentiment_export model, or one changed or damaged after export);\n"
+    "2: wrong arguments.\n";
 
 enum class Output { kScores, kIds, kTokens, kBenchmark };
 enum class Source { kArguments, kLines, kJsonLines };
@@ -71,6 +79,18 @@ struct Input {
   std::string text;
   std::string error;
 };
+
+// `text` with each byte that is not part of well-formed UTF-8 replaced by U+FFFD: for messages that quote input.
+std::string with_invalid_utf8_replaced(std::string_view text) {
+  std::string clean;
+  while (const auto bad = sentiment::find_invalid_utf8(text)) {
+    clean.append(text.substr(0, *bad));
+    clean += "\xEF\xBF\xBD";
+    text.remove_prefix(*bad + 1);
+  }
+  clean.append(text);
+  return clean;
+}
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "sentiment_demo: " << message << "\n\n" << kUsage;
@@ -115,14 +135,16 @@ Options parse_arguments(int argc, char** argv) {
         usage_error(arg + " needs a number");
       }
       const std::string value = argv[++i];
+      const std::size_t most = arg == "--threads" ? kMaxThreads : kMaxBatchSize;
       std::size_t parsed = 0;
       const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-      if (error != std::errc() || end != value.data() + value.size() || parsed == 0) {
-        usage_error(arg + " must be a positive integer, got '" + value + "'");
+      if (error != std::errc() || end != value.data() + value.size() || parsed == 0 || parsed > most) {
+        usage_error(arg + " must be a positive integer of at most " + std::to_string(most) + ", got '" +
+                    with_invalid_utf8_replaced(value) + "'");
       }
       (arg == "--threads" ? options.threads : options.batch_size) = parsed;
     } else {
-      usage_error("unknown option " + arg);
+      usage_error("unknown option " + with_invalid_utf8_replaced(arg));
     }
   }
   if (options.model_path.empty()) {
@@ -148,7 +170,8 @@ Input make_input(std::size_t index, std::string raw, Source source) {
       }
       raw = value.get<std::string>();
     } catch (const nlohmann::json::exception& error) {
-      input.error = std::string("not a JSON string (") + error.what() + ")";
+      // The parser quotes what it read, invalid bytes included: replaced, so the message is valid UTF-8.
+      input.error = "not a JSON string (" + with_invalid_utf8_replaced(error.what()) + ")";
       return input;
     }
   }
@@ -183,7 +206,10 @@ bool read_inputs(const Options& options, std::size_t& next_index, std::size_t co
   return !batch.empty();
 }
 
-std::string json_string(const std::string& text) { return nlohmann::json(text).dump(); }
+// Invalid UTF-8 (none should reach here: inputs are checked, messages cleaned) is replaced rather than thrown on.
+std::string json_string(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string format_score(float score) {
   char buffer[32];
@@ -212,26 +238,43 @@ std::string json_list(const Items& items, Format format) {
   return text + "]";
 }
 
-// One JSON line per input of the batch, in input order.
+// Runs `encode` on the input's text; a failure on this one text becomes its error, not the run's.
+template <typename Encode>
+auto encode_one(Input& input, Encode encode) -> std::optional<decltype(encode(input.text))> {
+  try {
+    return encode(input.text);
+  } catch (const DemoError& error) {
+    input.error = with_invalid_utf8_replaced(error.what());  // e.g. "tokenizer step 0 failed on a text: ..."
+    return std::nullopt;
+  }
+}
+
+// One JSON line per input of the batch, in input order; an input the encoder fails on gets its error.
 void print_batch(const Options& options, const sentiment::TextEncoder& encoder, sentiment::SentimentModel& model,
-                 const std::vector<Input>& batch) {
+                 std::vector<Input>& batch) {
   std::vector<std::string> lines(batch.size());
   std::vector<std::size_t> scored;  // positions in `batch` that go to the model
   std::vector<std::vector<int64_t>> rows;
+  const auto ids = [&encoder](const std::string& text) { return encoder.encode_ids(text); };
   for (std::size_t position = 0; position < batch.size(); ++position) {
-    const Input& input = batch[position];
+    Input& input = batch[position];
     const std::string head = "{\"index\": " + std::to_string(input.index) + ", ";
+    if (input.error.empty() && options.output == Output::kTokens) {
+      if (auto tokens = encode_one(input, [&encoder](const std::string& text) { return encoder.tokenize(text); })) {
+        lines[position] = head + "\"tokens\": " + json_list(*tokens, json_string) + "}";
+      }
+    } else if (input.error.empty() && options.output == Output::kIds) {
+      if (auto row = encode_one(input, ids)) {
+        lines[position] = head + "\"ids\": " + json_list(*row, [](int64_t id) { return std::to_string(id); }) + "}";
+      }
+    } else if (input.error.empty()) {
+      if (auto row = encode_one(input, ids)) {
+        scored.push_back(position);
+        rows.push_back(std::move(*row));
+      }
+    }
     if (!input.error.empty()) {
       lines[position] = head + "\"error\": " + json_string(input.error) + "}";
-    } else if (options.output == Output::kTokens) {
-      lines[position] = head + "\"tokens\": " + json_list(encoder.tokenize(input.text), json_string) + "}";
-    } else if (options.output == Output::kIds) {
-      lines[position] = head + "\"ids\": " +
-                        json_list(encoder.encode_ids(input.text), [](int64_t id) { return std::to_string(id); }) +
-                        "}";
-    } else {
-      scored.push_back(position);
-      rows.push_back(encoder.encode_ids(input.text));
     }
   }
   if (!rows.empty()) {
@@ -255,20 +298,22 @@ std::size_t run_benchmark(const Options& options, const sentiment::TextEncoder& 
   std::vector<Input> inputs;
   std::size_t next_index = 0;
   std::vector<Input> batch;
-  while (read_inputs(options, next_index, 4096, batch)) {
+  while (read_inputs(options, next_index, kMaxBatchSize, batch)) {
     inputs.insert(inputs.end(), batch.begin(), batch.end());
   }
-  const std::size_t skipped = report_skipped(inputs);
   std::size_t texts = 0;
   std::size_t ids = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (const Input& input : inputs) {
+  for (Input& input : inputs) {
     if (input.error.empty()) {
-      ids += encoder.encode_ids(input.text).size();
-      ++texts;
+      if (const auto row = encode_one(input, [&encoder](const std::string& text) { return encoder.encode_ids(text); })) {
+        ids += row->size();
+        ++texts;
+      }
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::size_t skipped = report_skipped(inputs);
   std::cout << "{\"texts\": " << texts << ", \"ids\": " << ids << ", \"encode_seconds\": " << seconds
             << ", \"texts_per_second\": " << (seconds > 0 ? texts / seconds : 0.0) << "}\n";
   return skipped;
@@ -287,13 +332,7 @@ void print_versions() {
 
 int run(const Options& options) {
   const sentiment::EmbeddedFiles files = sentiment::read_embedded_files(options.model_path);
-  std::string written_by = "(unknown: no manifest.json)";
-  if (files.manifest_json) {
-    written_by = sentiment::check_torch_version(*files.manifest_json, options.model_path);
-  } else {
-    std::cerr << "sentiment_demo: warning: '" << options.model_path
-              << "' has no embedded manifest.json; its torch version cannot be checked\n";
-  }
+  const std::string written_by = sentiment::check_torch_version(files.manifest_json, options.model_path);
   const sentiment::TextEncoder encoder(sentiment::parse_spec(files.spec_json), files.vocab_text);
   std::size_t skipped = 0;
   if (options.output == Output::kBenchmark) {
@@ -306,8 +345,8 @@ int run(const Options& options) {
     std::size_t next_index = 0;
     std::vector<Input> batch;
     while (read_inputs(options, next_index, options.batch_size, batch)) {
-      skipped += report_skipped(batch);
       print_batch(options, encoder, model, batch);
+      skipped += report_skipped(batch);
     }
   }
   std::cout.flush();

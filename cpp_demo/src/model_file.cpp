@@ -12,8 +12,12 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <optional>
 #include <regex>
+#include <set>
 
+#include "archive_check.hpp"
 #include "errors.hpp"
 
 namespace sentiment {
@@ -57,11 +61,83 @@ Bounds package_bounds(const std::string& manifest_json, const std::string& path,
   return Bounds{manifest[pointer][0].get<int64_t>(), manifest[pointer][1].get<int64_t>()};
 }
 
+// Records the embedded manifest's table leaves out (UNHASHED_RECORDS of sentiment_export/artifact/records.py).
+const std::set<std::string> kUnhashedRecords = {"extra/manifest.json", ".data/serialization_id"};
+
+// <section>.records of the embedded manifest: record name -> sha256 hex.
+std::map<std::string, std::string> record_table(const std::string& manifest_json, const std::string& path,
+                                                const std::string& section) {
+  const auto manifest = nlohmann::json::parse(manifest_json, nullptr, false);
+  const nlohmann::json::json_pointer pointer("/" + section + "/records");
+  if (manifest.is_discarded()) {
+    throw DemoError("model file '" + path + "': its embedded manifest.json is not valid JSON; re-export it");
+  }
+  if (!manifest.contains(pointer) || !manifest[pointer].is_object()) {
+    throw DemoError("model file '" + path + "': its embedded manifest.json has no record hashes (" + section +
+                    ".records), so its weights, spec and vocabulary cannot be verified; re-export it with this "
+                    "version of sentiment_export");
+  }
+  std::map<std::string, std::string> table;
+  for (const auto& [name, hash] : manifest[pointer].items()) {
+    if (!hash.is_string()) {
+      throw DemoError("model file '" + path + "': " + section + ".records of its embedded manifest.json holds a " +
+                      hash.type_name() + " for '" + name + "', not a sha256; re-export it");
+    }
+    table[name] = hash.get<std::string>();
+  }
+  return table;
+}
+
+// Checks every record's CRC-32 (the zip directory's) and sha256 (the embedded
+// manifest's record table) before anything of the file is used.
+void verify_records(caffe2::serialize::PyTorchStreamReader& reader, const std::string& path,
+                    const std::string& manifest_json, bool package) {
+  const std::string section = package ? "pt2" : "torchscript";
+  std::map<std::string, std::string> table = record_table(manifest_json, path, section);
+  const std::string refused = "model file '" + path + "' was changed or damaged after export: ";
+  const std::string fix = "; do not use it: copy the original again, or re-export it";
+  std::set<std::string> seen;
+  for (const ZipEntry& entry : read_zip_directory(path)) {
+    const std::size_t slash = entry.name.find('/');
+    const std::string name = slash == std::string::npos ? entry.name : entry.name.substr(slash + 1);
+    if (!seen.insert(name).second) {
+      throw DemoError(refused + "it holds the record '" + name + "' twice" + fix);
+    }
+    auto [data, size] = reader.getRecord(name);
+    const std::string_view bytes(static_cast<const char*>(data.get()), size);
+    if (crc32_of(bytes) != entry.crc32) {
+      throw DemoError(refused + "record '" + name + "' does not match its zip CRC-32" + fix);
+    }
+    if (kUnhashedRecords.count(name)) {
+      continue;
+    }
+    const auto listed = table.find(name);
+    if (listed == table.end()) {
+      throw DemoError(refused + "record '" + name + "' is not in the record hashes of its embedded manifest (" +
+                      section + ".records)" + fix);
+    }
+    if (sha256_hex(bytes) != listed->second) {
+      throw DemoError(refused + "record '" + name + "' does not match its sha256 in the embedded manifest (" +
+                      section + ".records)" + fix);
+    }
+    table.erase(listed);
+  }
+  if (!table.empty()) {
+    throw DemoError(refused + "record '" + table.begin()->first + "', listed in its embedded manifest (" + section +
+                    ".records), is missing" + fix);
+  }
+}
+
 }  // namespace
 
 EmbeddedFiles read_embedded_files(const std::string& path) {
+  const std::string expected = "expected a model.pt or model.pt2 written by sentiment_export";
+  if (std::filesystem::is_directory(path)) {
+    throw DemoError("model file '" + path + "' is a directory (" + expected + "; for an artifact directory, give '" +
+                    (std::filesystem::path(path) / "model.pt").string() + "')");
+  }
   if (!std::filesystem::is_regular_file(path)) {
-    throw DemoError("model file '" + path + "' does not exist (expected a model.pt or model.pt2 written by sentiment_export)");
+    throw DemoError("model file '" + path + "' does not exist (" + expected + ")");
   }
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
@@ -74,13 +150,14 @@ EmbeddedFiles read_embedded_files(const std::string& path) {
     if (!vocab) {
       throw DemoError("model file '" + path + "' has no embedded vocab.txt; export it with sentiment_export");
     }
-    EmbeddedFiles files{std::move(*spec), std::move(*vocab), read_record(reader, "manifest.json"),
-                        read_raw(reader, "archive_format").value_or("") == "pt2"};
-    if (files.package && !files.manifest_json) {
-      throw DemoError("model file '" + path + "' is an AOTInductor package without an embedded manifest.json, so "
-                      "the shapes it accepts are unknown; export it with sentiment_export");
+    auto manifest = read_record(reader, "manifest.json");
+    if (!manifest) {
+      throw DemoError("model file '" + path + "' has no embedded manifest.json, so what it holds cannot be verified; "
+                      "export it with sentiment_export");
     }
-    return files;
+    const bool package = read_raw(reader, "archive_format").value_or("") == "pt2";
+    verify_records(reader, path, *manifest, package);
+    return EmbeddedFiles{std::move(*spec), std::move(*vocab), std::move(*manifest), package};
   } catch (const c10::Error& error) {
     throw DemoError("model file '" + path + "' is neither a TorchScript file nor an AOTInductor package: " +
                     first_line(error));
@@ -156,8 +233,8 @@ SentimentModel::SentimentModel(const std::string& path, const EmbeddedFiles& fil
     return;
   }
 #ifdef SENTIMENT_WITH_AOTI
-  impl_->batch = package_bounds(*files.manifest_json, path, "batch");
-  impl_->sequence = package_bounds(*files.manifest_json, path, "sequence");
+  impl_->batch = package_bounds(files.manifest_json, path, "batch");
+  impl_->sequence = package_bounds(files.manifest_json, path, "sequence");
   if (max_batch_size > impl_->batch.high) {
     throw DemoError("--batch-size " + std::to_string(max_batch_size) + " is more than the " +
                     std::to_string(impl_->batch.high) + " texts per call that '" + path + "' accepts; pass --batch-size " +

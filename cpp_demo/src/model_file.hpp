@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,16 +14,19 @@ namespace sentiment {
 struct EmbeddedFiles {
   std::string spec_json;
   std::string vocab_text;
-  std::optional<std::string> manifest_json;
+  std::string manifest_json;
   bool package = false;  // a PT2 archive (AOTInductor), not TorchScript
 };
 
 /// Reads the embedded files without loading the model, so that a model this
 /// libtorch cannot load can still be refused with a clear reason. Both
 /// formats are PyTorch zip archives with the files under extra/; a record
-/// archive_format "pt2" marks the AOTInductor package. Throws DemoError for a
-/// missing file, a file that is neither, or an archive without spec.json or
-/// vocab.txt (or, for a package, without manifest.json).
+/// archive_format "pt2" marks the AOTInductor package. Verifies every record
+/// first (libtorch does not): its zip CRC-32, and its sha256 against the
+/// embedded manifest's record table (torchscript.records or pt2.records,
+/// written by sentiment_export/export/records.py). Throws DemoError for a
+/// missing file or a directory, a file that is neither format, an archive
+/// without spec.json, vocab.txt or manifest.json, or a record that fails a check.
 EmbeddedFiles read_embedded_files(const std::string& path);
 
 /// Sets libtorch's intra-op thread count (the --threads option).

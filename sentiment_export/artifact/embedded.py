@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArtifactError
 from .layout import MANIFEST_FILENAME
 from .manifest import WRITTEN_AFTER_MODEL_PT, without_entries
+from .records import RECORDS_KEY, record_hashes
 
 if TYPE_CHECKING:
     from .loader import Artifact
@@ -52,9 +53,11 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
     """One line per embedded copy that is missing or differs from the directory's file; empty when all agree.
 
     spec.json and vocab.txt must be byte for byte equal; the manifest is
-    compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`.
-    A record is read only when its size allows equality (so at most the size
-    of the checked directory file is read).
+    compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`;
+    every record of model.pt (and model.pt2) must match the record table the
+    C++ demo checks (``torchscript.records``, ``pt2.records``, :mod:`.records`). An embedded copy is read only
+    when its size allows equality (so at most the size of the checked
+    directory file is read); the record check reads model.pt once.
     """
     records = _embedded_records(artifact)
     problems = []
@@ -82,6 +85,25 @@ def embedded_copy_problems(artifact: Artifact) -> list[str]:
             differing = sorted(key for key in set(embedded) | set(expected) if embedded.get(key) != expected.get(key))
             if differing:
                 problems.append(f"model.pt's embedded {name} differs from the directory's in {differing}")
+    return problems + _record_table_problems(artifact)
+
+
+def _record_table_problems(artifact: Artifact) -> list[str]:
+    """The records of model.pt (and model.pt2) whose sha256 differs from their record table
+    (``torchscript.records``, ``pt2.records``): what the C++ demo checks.
+
+    An artifact exported before the tables existed has none; its model files are still covered by the file table.
+    """
+    problems = []
+    for role, section in (("torchscript", artifact.manifest.torchscript), ("pt2", artifact.manifest.pt2 or {})):
+        table = section.get(RECORDS_KEY)
+        if table is None:
+            continue
+        path = artifact.file(role)
+        actual = record_hashes(path)
+        differing = sorted(name for name in set(table) | set(actual) if table.get(name) != actual.get(name))
+        if differing:
+            problems.append(f"{path.name}'s records {differing} differ from its record table ({role}.records)")
     return problems
 
 

@@ -38,6 +38,7 @@ from ..artifact.manifest import (
     validate_version,
 )
 from ..artifact.model_card import render_model_card
+from ..artifact.records import RECORDS_KEY, record_hashes
 from ..artifact.provenance import git_state, software_versions, utc_now
 from ..data.labelled import DataFormat, LabelledFile, read_labelled_file
 from ..errors import ArtifactError
@@ -255,7 +256,10 @@ def _build(
     )
     embedded = {"spec.json": spec.to_json(), "vocab.txt": encoder.vocabulary.to_text(), "manifest.json": manifest.embedded_json()}
     export_torchscript(model, files["torchscript"], extra_files=embedded)
+    # The record table export_torchscript embedded, read back: the directory's manifest must equal the embedded one.
+    manifest = dataclasses.replace(manifest, torchscript={**manifest.torchscript, RECORDS_KEY: record_hashes(files["torchscript"])})
     if pt2:
+        embedded = {**embedded, "manifest.json": manifest.embedded_json()}
         entry = export_pt2(_probability_model(model), files["pt2"], example=_trace_example(model.config.vocab_size), embedded_files=embedded)
         manifest = dataclasses.replace(manifest, pt2=entry)
 

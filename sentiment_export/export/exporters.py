@@ -22,6 +22,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from ..artifact import signature
 from ..fileio import atomic_write_bytes
 from ..modeling.net import ProbabilityModel, SentimentNet
+from .records import save_with_record_table
 
 ONNX_OPSET = 17
 """ONNX opset of the exported models: has every op the LSTM graph needs, and onnxruntime's
@@ -87,7 +88,8 @@ def export_torchscript(model: SentimentNet, path: str | os.PathLike[str], *, ext
 
     ``extra_files`` must hold exactly :data:`signature.TORCHSCRIPT_EXTRA_FILES`
     (spec.json, vocab.txt, manifest.json), so that the ``.pt`` alone is enough
-    for a C++ program. The caller should verify the saved file at other
+    for a C++ program; the embedded manifest gets ``torchscript.records``, the
+    sha256 of every other record (:mod:`.records`), which the C++ demo checks. The caller should verify the saved file at other
     shapes (see :mod:`sentiment_export.export.parity`). Raises ``ValueError`` for
     other extra files.
     """
@@ -99,9 +101,13 @@ def export_torchscript(model: SentimentNet, path: str | os.PathLike[str], *, ext
     example = _trace_example(model.config.vocab_size)
     with _known_exporter_warnings(), torch.no_grad():
         traced = torch.jit.trace(wrapped, (example,), check_trace=False)  # the gate checks, at other shapes
-        buffer = io.BytesIO()
-        torch.jit.save(traced, buffer, _extra_files={name: extra_files[name] for name in signature.TORCHSCRIPT_EXTRA_FILES})
-    atomic_write_bytes(path, buffer.getvalue())
+
+        def save(files: Mapping[str, str]) -> None:
+            buffer = io.BytesIO()
+            torch.jit.save(traced, buffer, _extra_files={name: files[name] for name in signature.TORCHSCRIPT_EXTRA_FILES})
+            atomic_write_bytes(path, buffer.getvalue())
+
+        save_with_record_table(save, path, extra_files, section="torchscript")
     return Path(path)
 
 

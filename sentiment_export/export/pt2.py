@@ -48,9 +48,11 @@ import torch
 from torch import nn
 
 from ..artifact import signature
+from ..artifact.records import RECORDS_KEY
 from ..errors import SentimentExportError
 from ..modeling.net import ProbabilityModel
 from .parity import Runner, _first_line
+from .records import save_with_record_table
 
 SHAPE_BOUNDS: dict[str, tuple[int, int]] = {"batch": (1, 4096), "sequence": (1, 65536)}
 """Inclusive (min, max) of each dynamic input dimension of ``model.pt2``, by the signature's names.
@@ -199,7 +201,8 @@ def export_pt2(
     """Export, compile and package ``wrapped`` (eval mode, CPU) into ``path``; returns the manifest's ``pt2`` section.
 
     ``embedded_files`` must hold exactly :data:`EMBEDDED_FILES` (as for
-    ``model.pt``); the ``pt2`` section is added to the embedded manifest.
+    ``model.pt``); the ``pt2`` section is added to the embedded manifest, with
+    ``pt2.records``, the sha256 of the package's other records (:mod:`.records`).
     The section's ``seconds`` (export and compile) is measured here. The
     caller should verify the package at other shapes (the parity gate).
     Raises ``ValueError`` for other embedded files and :class:`Pt2ExportError`
@@ -223,12 +226,16 @@ def export_pt2(
         # What aoti_compile_and_package does, plus the extra files it has no argument for.
         with _known_export_warnings():
             aoti_files = aot_compile(program.module(check_guards=False), args, kwargs, options={"aot_inductor.package": True})
-        package_pt2(os.fspath(path), aoti_files={MODEL_NAME: aoti_files}, extra_files=extra)
     except Exception as error:  # noqa: BLE001 -- the inductor compile raises many kinds; each is reported the same way
         raise Pt2ExportError(
             f"the AOTInductor compile of the exported network failed ({_first_line(error)}); "
             "export without model.pt2 (--no-pt2)"
         ) from error
+
+    def save(files: Mapping[str, str]) -> None:
+        package_pt2(os.fspath(path), aoti_files={MODEL_NAME: aoti_files}, extra_files=dict(files))
+
+    entry[RECORDS_KEY] = save_with_record_table(save, path, extra, section="pt2")
     entry["seconds"] = {"export": round(exported - started, 2), "compile": round(time.perf_counter() - exported, 2)}
     return entry
 
