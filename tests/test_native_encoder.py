@@ -357,3 +357,17 @@ def test_encoder_benchmark_runs_on_tiny_input(use_library: Path, real_texts: lis
     assert measured["token_mismatches_vs_nltk"] == measured["head_id_mismatches"] == measured["native_id_mismatches"] == 0
     for key in ("nltk_texts_per_s", "python_texts_per_cpu_s", "native_texts_per_s", "native_2_threads_texts_per_s", "native_vs_nltk", "native_vs_python"):
         assert measured[key] > 0, key
+
+
+def test_build_info_names_the_libraries(use_library: Path) -> None:
+    import re
+
+    info = native_encoder.build_info()
+    assert info is not None and set(info) == {"abi", "pcre2", "pcre2_jit", "unicode_version", "icu"}
+    assert info["abi"] == native_encoder.ABI_VERSION and isinstance(info["pcre2_jit"], bool)
+    assert re.fullmatch(r"\d+\.\d+ .*", info["pcre2"]) and re.fullmatch(r"\d+\.\d+(\.\d+)*", info["icu"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", info["unicode_version"])  # 14.0.0 for Debian's PCRE2 10.42
+
+
+def test_build_info_without_a_library_is_none(no_library: Path) -> None:
+    assert native_encoder.build_info() is None

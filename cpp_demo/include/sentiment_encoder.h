@@ -24,11 +24,16 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature below changes; callers check it before use. */
-#define SE_ABI_VERSION 2
+#define SE_ABI_VERSION 3
 
 typedef struct se_encoder se_encoder;
 
 SE_API int se_abi_version(void);
+
+/* What the library was built with, as a NUL-terminated JSON object (static
+ * storage, never freed): {"abi": N, "pcre2": "<version>", "pcre2_jit": true|false,
+ * "unicode_version": "<PCRE2 tables' Unicode version>", "icu": "<version>"}. */
+SE_API const char* se_build_info(void);
 
 /* Fingerprint of the NLTK rule set for which encoding stops after the kept
  * head of a long text (see TextEncoder::tokenize_head). */

@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "errors.hpp"
+#include "python_regex.hpp"
 #include "spec.hpp"
 #include "text_encoder.hpp"
 #include "unicode_text.hpp"
@@ -99,6 +102,16 @@ int guarded(char* error, std::size_t error_len, const char* doing, Body body) {
 extern "C" {
 
 int se_abi_version(void) { return SE_ABI_VERSION; }
+
+const char* se_build_info(void) {
+  static const std::string info = nlohmann::json{{"abi", SE_ABI_VERSION},
+                                                 {"pcre2", sentiment::pcre2_version()},
+                                                 {"pcre2_jit", sentiment::pcre2_jit_available()},
+                                                 {"unicode_version", sentiment::pcre2_unicode_version()},
+                                                 {"icu", sentiment::icu_version()}}
+                                      .dump();
+  return info.c_str();
+}
 
 uint64_t se_nltk_steps_fingerprint(void) { return sentiment::kNltkWordTokenizerFingerprint; }
 

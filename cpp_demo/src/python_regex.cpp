@@ -687,6 +687,27 @@ bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0
 
 }  // namespace
 
+namespace {
+
+std::string pcre2_config_string(uint32_t what) {
+  const int length = pcre2_config(what, nullptr);  // code units, with the NUL
+  std::string value(static_cast<std::size_t>(std::max(length, 1)), '\0');
+  pcre2_config(what, value.data());
+  value.resize(value.size() - 1);
+  return value;
+}
+
+}  // namespace
+
+std::string pcre2_version() { return pcre2_config_string(PCRE2_CONFIG_VERSION); }
+
+bool pcre2_jit_available() {
+  uint32_t jit = 0;
+  return pcre2_config(PCRE2_CONFIG_JIT, &jit) == 0 && jit == 1;
+}
+
+std::string pcre2_unicode_version() { return pcre2_config_string(PCRE2_CONFIG_UNICODE_VERSION); }
+
 PythonRegex::PythonRegex(const std::string& pattern, std::string what)
     : what_(std::move(what)), required_(required_byte_sets(pattern)), signpost_(choose_signpost(required_)) {
   const std::string translated = translate_python_pattern(pattern, what_);

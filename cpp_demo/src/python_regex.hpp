@@ -29,6 +29,16 @@ namespace sentiment {
 /// Throws DemoError for a construct it cannot translate.
 std::string translate_python_pattern(const std::string& pattern, const std::string& what);
 
+/// PCRE2's version ("10.42 2022-12-11"), from pcre2_config.
+std::string pcre2_version();
+
+/// Whether PCRE2 was built with its JIT compiler and it runs on this machine.
+bool pcre2_jit_available();
+
+/// The Unicode version of PCRE2's character tables ("14.0.0"): the one whose
+/// \w, \d and \s this library reproduces.
+std::string pcre2_unicode_version();
+
 /// A set of byte values.
 using ByteSet = std::bitset<256>;
 

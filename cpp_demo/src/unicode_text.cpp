@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <unicode/uchar.h>
+#include <unicode/uversion.h>
 #include <unicode/utf8.h>
 
 namespace sentiment {
@@ -83,6 +84,14 @@ bool is_final_sigma(std::string_view text, std::size_t start, std::size_t end) {
 }
 
 }  // namespace
+
+std::string icu_version() {
+  UVersionInfo version;
+  u_getVersion(version);
+  char text[U_MAX_VERSION_STRING_LENGTH];
+  u_versionToString(version, text);
+  return text;
+}
 
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
   const std::size_t n = text.size();

@@ -16,6 +16,9 @@ namespace sentiment {
 inline constexpr int kPythonUnicodeMajor = 14;
 inline constexpr int kPythonUnicodeMinor = 0;
 
+/// ICU's version ("72.1"), from u_getVersion.
+std::string icu_version();
+
 /// Byte offset of the first ill-formed UTF-8 sequence (overlong forms,
 /// surrogates and code points above U+10FFFF included), or nullopt when the
 /// whole text is well-formed: the same bytes Python's strict decoder rejects.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
 DEFAULT_LIBRARY = Path(__file__).resolve().parents[2] / "build" / "libsentiment_encoder.so"
 BACKENDS = ("auto", "python", "native")
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""
 
 _CHUNK = 4096  # texts per native call: bounds the (chunk, max_length) int64 buffer
@@ -74,6 +75,8 @@ def _load_library(path: str) -> ctypes.CDLL:
             f"the native encoder library {path} has ABI version {version}, this sentiment_export speaks "
             f"{ABI_VERSION}; rebuild cpp_demo from the same source tree as the package"
         )
+    library.se_build_info.restype = ctypes.c_char_p
+    library.se_build_info.argtypes = []
     library.se_nltk_steps_fingerprint.restype = ctypes.c_uint64
     library.se_nltk_steps_fingerprint.argtypes = []
     library.se_encoder_create.restype = ctypes.c_void_p
@@ -97,6 +100,23 @@ def _load_library(path: str) -> ctypes.CDLL:
         ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
     return library
+
+
+def build_info() -> dict[str, object] | None:
+    """What the native library at :func:`library_path` was built with, or None when none loads.
+
+    For diagnostics (which PCRE2, whether its JIT runs, the Unicode version of
+    its character tables, ICU): ``{"abi", "pcre2", "pcre2_jit", "unicode_version", "icu"}``.
+    """
+    path = library_path()
+    if not path.is_file():
+        return None
+    try:
+        library = _load_library(str(path))
+    except NativeEncoderError as error:
+        logger.warning("%s", error)
+        return None
+    return json.loads(library.se_build_info().decode("utf-8"))
 
 
 _TOKEN_BYTES_PER_TEXT_BYTE = 3
