@@ -48,7 +48,7 @@ _WARM_UP = 20  # texts run once before timing: lazy regex compilation and caches
 def _url_pieces(encoder: TextEncoder, texts: Sequence[str]) -> list[list[str]]:
     """Each text normalised and cut at URLs: the strings our spec hands to the NLTK rules."""
     tokenizer = encoder.tokenizer
-    return [tokenizer.split_at_urls(tokenizer.normalize(text)) for text in texts]
+    return [tokenizer.split_at_urls(tokenizer.normalize(tokenizer.within_budget(text))) for text in texts]
 
 
 def _nltk_tokens(pieces: list[list[str]], url_token: str) -> list[list[str]]:

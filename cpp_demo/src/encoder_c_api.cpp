@@ -107,7 +107,7 @@ const char* se_build_info(void) {
   static const std::string info = nlohmann::json{{"abi", SE_ABI_VERSION},
                                                  {"pcre2", sentiment::pcre2_version()},
                                                  {"pcre2_jit", sentiment::pcre2_jit_available()},
-                                                 {"unicode_version", sentiment::pcre2_unicode_version()},
+                                                 {"unicode_version", sentiment::reproduced_unicode_version()},
                                                  {"icu", sentiment::icu_version()}}
                                       .dump();
   return info.c_str();

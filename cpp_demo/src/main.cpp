@@ -282,7 +282,7 @@ void print_versions() {
   std::cout << "sentiment_demo: spec version " << sentiment::kSpecVersion << ", libtorch "
             << sentiment::libtorch_version() << (sentiment::aoti_supported() ? " (with AOTInductor)" : "") << ", PCRE2 " << pcre2_version << " (Unicode " << pcre2_unicode
             << "), ICU " << U_ICU_VERSION << " (Unicode " << U_UNICODE_VERSION << "; characters newer than Unicode "
-            << sentiment::kPythonUnicodeMajor << "." << sentiment::kPythonUnicodeMinor << " count as unassigned)\n";
+            << sentiment::reproduced_unicode_version() << " count as unassigned)\n";
 }
 
 int run(const Options& options) {
