@@ -12,8 +12,9 @@ reference: the native one gives the same ids (tested on the golden hard
 cases, real reviews, adversarial and non-UTF-8 texts).
 
 Texts that have no UTF-8 form (``str`` with lone surrogates, which Python's
-own encoder accepts) are encoded by the Python path, so both backends give
-the same ids for every ``str``.
+own encoder accepts), and any text the native library fails on (it reports
+failures per text), are encoded by the Python path, so both backends give
+the same ids for every ``str`` and one text never takes down its batch.
 """
 
 from __future__ import annotations
@@ -92,12 +93,12 @@ def _load_library(path: str) -> ctypes.CDLL:
     library.se_encoder_encode_batch.restype = ctypes.c_int
     library.se_encoder_encode_batch.argtypes = [
         ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
-        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
     library.se_encoder_tokenize_batch.restype = ctypes.c_int
     library.se_encoder_tokenize_batch.argtypes = [
         ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
     return library
 
@@ -142,20 +143,43 @@ def _utf8_batch(texts: Sequence[str]) -> tuple[bytes, np.ndarray, list[int]]:
     return b"".join(parts), offsets, unencodable
 
 
+_STATUS_SOME_FAILED = 2
+"""What se_encoder_encode_batch / se_encoder_tokenize_batch return when some texts failed (marked per text)."""
+
+
 def _in_chunks(
-    texts: Sequence[str], native_rows: Callable[[bytes, np.ndarray, int], list], fallback: Callable[[str], list]
+    texts: Sequence[str],
+    native_rows: Callable[[bytes, np.ndarray, int, np.ndarray], list],
+    fallback: Callable[[str], list],
 ) -> list[list]:
-    """``native_rows(data, offsets, count)`` over chunks of the texts, in order; a text without a UTF-8
-    form (lone surrogates) goes through ``fallback`` (the Python path), so no result depends on the backend."""
+    """``native_rows(data, offsets, count, failed)`` over chunks of the texts, in order.
+
+    A text without a UTF-8 form (lone surrogates), or one the library marks in
+    ``failed``, goes through ``fallback`` (the Python path), so no result
+    depends on the backend and no text takes down its batch.
+    """
     rows: list[list] = []
     for start in range(0, len(texts), _CHUNK):
         chunk = texts[start : start + _CHUNK]
         data, offsets, unencodable = _utf8_batch(chunk)
-        part = native_rows(data, offsets, len(chunk))
-        for index in unencodable:
+        failed = np.zeros(len(chunk), dtype=np.uint8)
+        part = native_rows(data, offsets, len(chunk), failed)
+        for index in sorted(set(unencodable) | set(np.flatnonzero(failed).tolist())):
             part[index] = fallback(chunk[index])
         rows += part
     return rows
+
+
+def _check_status(status: int, error: ctypes.Array, what: str, failed: np.ndarray) -> None:
+    """Raises for a failed call; logs the texts the library failed on (the caller encodes them in Python)."""
+    message = error.value.decode("utf-8", "replace")
+    if status == _STATUS_SOME_FAILED:
+        logger.warning(
+            "the native %s failed on %d text(s) of a batch, first %s; those are encoded by the Python encoder",
+            what, int(failed.sum()), message,
+        )
+    elif status != 0:  # not expected: every text here is well-formed UTF-8
+        raise NativeEncoderError(f"the native {what} failed: {message}")
 
 
 def _split_rows(flat: list, lengths: np.ndarray) -> list[list]:
@@ -221,31 +245,31 @@ class NativeEncoder:
     def encode_ids_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[int]]) -> list[list[int]]:
         """Ids of each text (truncated, not padded), one native call per chunk of texts.
 
-        A text without a UTF-8 form (lone surrogates) is encoded by ``fallback``
-        (the Python path), so the result never depends on the backend.
+        A text without a UTF-8 form (lone surrogates), or one the library fails
+        on (logged), is encoded by ``fallback`` (the Python path), so the result
+        never depends on the backend and every text gets its ids.
         """
         return _in_chunks(texts, self._native_ids, fallback)
 
-    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[int]]:
+    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> list[list[int]]:
         ids = np.empty(count * self.max_length, dtype=np.int64)
         lengths = np.empty(count, dtype=np.int64)
         error = ctypes.create_string_buffer(_ERROR_BYTES)
         status = self._library.se_encoder_encode_batch(
             self._handle, data, offsets.ctypes.data, count,
-            ids.ctypes.data, ids.size, lengths.ctypes.data, error, _ERROR_BYTES,
+            ids.ctypes.data, ids.size, lengths.ctypes.data, failed.ctypes.data, error, _ERROR_BYTES,
         )
-        if status != 0:  # not expected: every text here is well-formed UTF-8
-            raise NativeEncoderError(f"the native encoder failed: {error.value.decode('utf-8', 'replace')}")
+        _check_status(status, error, "encoder", failed)
         return _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
 
     def tokenize_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[str]]) -> list[list[str]]:
         """Every token of each text (whole: not truncated), one native call per chunk of texts.
 
-        For counting a vocabulary; a text without a UTF-8 form goes through ``fallback``.
+        For counting a vocabulary; a text without a UTF-8 form or that the library fails on goes through ``fallback``.
         """
         return _in_chunks(texts, self._native_tokens, fallback)
 
-    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[str]]:
+    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> list[list[str]]:
         counts = np.empty(count, dtype=np.int64)
         needed = ctypes.c_size_t(0)
         capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + count + 64  # too small only for odd texts: asked again
@@ -254,13 +278,12 @@ class NativeEncoder:
             error = ctypes.create_string_buffer(_ERROR_BYTES)
             status = self._library.se_encoder_tokenize_batch(
                 self._handle, data, offsets.ctypes.data, count, tokens, capacity,
-                ctypes.byref(needed), counts.ctypes.data, error, _ERROR_BYTES,
+                ctypes.byref(needed), counts.ctypes.data, failed.ctypes.data, error, _ERROR_BYTES,
             )
             if status != 1:
                 break
             capacity = needed.value
-        if status != 0:  # not expected: every text here is well-formed UTF-8
-            raise NativeEncoderError(f"the native tokenizer failed: {error.value.decode('utf-8', 'replace')}")
+        _check_status(status, error, "tokenizer", failed)
         return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
 
 
