@@ -49,9 +49,10 @@ constexpr const char* kUsage =
     "                  small models on a busy machine)\n"
     "  --              every later argument is a text\n"
     "\n"
-    "An input that is not valid UTF-8 (or, with --jsonl, not a JSON string) is reported on\n"
-    "stderr and as {\"index\": i, \"error\": \"...\"}, the others are still scored, and the\n"
-    "exit status is 3. Exit status 1: the model was refused; 2: wrong arguments.\n";
+    "An input that is not valid UTF-8 (or, with --jsonl, not a JSON string), or that the\n"
+    "encoder fails on, is reported on stderr and as {\"index\": i, \"error\": \"...\"}, the\n"
+    "others are still scored, and the exit status is 3. Exit status 1: the model was\n"
+    "refused; 2: wrong arguments.\n";
 
 enum class Output { kScores, kIds, kTokens, kBenchmark };
 enum class Source { kArguments, kLines, kJsonLines };
@@ -212,26 +213,37 @@ std::string json_list(const Items& items, Format format) {
   return text + "]";
 }
 
-// One JSON line per input of the batch, in input order.
-void print_batch(const Options& options, const sentiment::TextEncoder& encoder, sentiment::SentimentModel& model,
-                 const std::vector<Input>& batch) {
+// One JSON line per input of the batch, in input order; returns how many
+// inputs could not be encoded (each reported on stderr and as an "error" line,
+// the others still scored).
+std::size_t print_batch(const Options& options, const sentiment::TextEncoder& encoder,
+                        sentiment::SentimentModel& model, const std::vector<Input>& batch) {
   std::vector<std::string> lines(batch.size());
   std::vector<std::size_t> scored;  // positions in `batch` that go to the model
   std::vector<std::vector<int64_t>> rows;
+  std::size_t failed = 0;
   for (std::size_t position = 0; position < batch.size(); ++position) {
     const Input& input = batch[position];
     const std::string head = "{\"index\": " + std::to_string(input.index) + ", ";
     if (!input.error.empty()) {
       lines[position] = head + "\"error\": " + json_string(input.error) + "}";
-    } else if (options.output == Output::kTokens) {
-      lines[position] = head + "\"tokens\": " + json_list(encoder.tokenize(input.text), json_string) + "}";
-    } else if (options.output == Output::kIds) {
-      lines[position] = head + "\"ids\": " +
-                        json_list(encoder.encode_ids(input.text), [](int64_t id) { return std::to_string(id); }) +
-                        "}";
-    } else {
-      scored.push_back(position);
-      rows.push_back(encoder.encode_ids(input.text));
+      continue;
+    }
+    try {
+      if (options.output == Output::kTokens) {
+        lines[position] = head + "\"tokens\": " + json_list(encoder.tokenize(input.text), json_string) + "}";
+      } else if (options.output == Output::kIds) {
+        lines[position] = head + "\"ids\": " +
+                          json_list(encoder.encode_ids(input.text), [](int64_t id) { return std::to_string(id); }) +
+                          "}";
+      } else {
+        rows.push_back(encoder.encode_ids(input.text));
+        scored.push_back(position);
+      }
+    } catch (const DemoError& error) {  // this text only: the others are still scored
+      std::cerr << "sentiment_demo: input " << input.index << ": " << error.what() << "; skipped\n";
+      lines[position] = head + "\"error\": " + json_string(error.what()) + "}";
+      ++failed;
     }
   }
   if (!rows.empty()) {
@@ -247,6 +259,7 @@ void print_batch(const Options& options, const sentiment::TextEncoder& encoder, 
   for (const std::string& line : lines) {
     std::cout << line << "\n";
   }
+  return failed;
 }
 
 // Encodes every input once and reports the encoder's throughput (reading and
@@ -307,7 +320,7 @@ int run(const Options& options) {
     std::vector<Input> batch;
     while (read_inputs(options, next_index, options.batch_size, batch)) {
       skipped += report_skipped(batch);
-      print_batch(options, encoder, model, batch);
+      skipped += print_batch(options, encoder, model, batch);
     }
   }
   std::cout.flush();
