@@ -462,3 +462,12 @@ def test_another_unicode_version_is_refused_naming_both(use_library: Path, caplo
     with caplog.at_level(logging.WARNING, logger="sentiment_export"):
         assert TextEncoder(spec, vocab, backend="auto").backend == "python"
     assert "unicode_version 99.0.0 cannot be reproduced" in caplog.text and "using the Python encoder" in caplog.text
+
+
+def test_long_text_benchmark_runs_at_a_small_scale(use_library: Path) -> None:
+    """benchmarks/long_texts.py: a row per text and backend, each text read only as far as the budget."""
+    from benchmarks.long_texts import TEXTS, measure_long_texts
+
+    rows = measure_long_texts(scale=0.001)
+    assert [(row["text"], row["backend"]) for row in rows] == [(name, backend) for name in TEXTS for backend in ("python", "native")]
+    assert all(row["seconds"] >= 0 and row["peak_rss_mb"] > 0 and row["ids"] <= 200 for row in rows)
