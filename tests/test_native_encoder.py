@@ -419,8 +419,8 @@ def test_a_text_the_library_fails_on_goes_through_python(use_library: Path, capl
     with caplog.at_level(logging.WARNING, logger="sentiment_export"):
         assert native.encode_ids_batch(texts) == [python.encode_ids(text) for text in texts]
         assert native.tokenize_batch(texts[19:22]) == [python.tokenize(text) for text in texts[19:22]]
-    assert "failed on 1 text(s) of a batch, first text 20: tokenizer step 0 failed on a text: match limit exceeded" in caplog.text
-    assert "first text 1:" in caplog.text  # the tokenize batch names its own index
+    assert "native encoder failed on text 20 (tokenizer step 0 failed on a text: match limit exceeded); encoded by the Python encoder" in caplog.text
+    assert "native tokenizer failed on text 1 (" in caplog.text  # the tokenize batch names its own index
 
 
 def test_c_abi_marks_the_failed_text(use_library: Path) -> None:
@@ -471,3 +471,13 @@ def test_long_text_benchmark_runs_at_a_small_scale(use_library: Path) -> None:
     rows = measure_long_texts(scale=0.001)
     assert [(row["text"], row["backend"]) for row in rows] == [(name, backend) for name in TEXTS for backend in ("python", "native")]
     assert all(row["seconds"] >= 0 and row["peak_rss_mb"] > 0 and row["ids"] <= 200 for row in rows)
+
+
+def test_a_failed_text_is_named_by_its_index_in_the_whole_batch(use_library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Batches are sent in chunks of 4,096 texts; the log names the index in the caller's batch."""
+    vocab = Vocabulary.from_tokens(["great"], CATASTROPHIC_SPEC)
+    native = TextEncoder(CATASTROPHIC_SPEC, vocab, backend="native")
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        ids = native.encode_ids_batch(["great"] * 5000 + ["a" * 24 + "!"])
+    assert ids[:5000] == [[2]] * 5000 and ids[5000] == TextEncoder(CATASTROPHIC_SPEC, vocab, backend="python").encode_ids("a" * 24 + "!")
+    assert "native encoder failed on text 5000 (" in caplog.text

@@ -24,6 +24,7 @@ import functools
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -145,41 +146,49 @@ def _utf8_batch(texts: Sequence[str]) -> tuple[bytes, np.ndarray, list[int]]:
 
 _STATUS_SOME_FAILED = 2
 """What se_encoder_encode_batch / se_encoder_tokenize_batch return when some texts failed (marked per text)."""
+_FIRST_FAILURE = re.compile(r"^text \d+: ")
 
 
 def _in_chunks(
     texts: Sequence[str],
-    native_rows: Callable[[bytes, np.ndarray, int, np.ndarray], list],
+    native_rows: Callable[[bytes, np.ndarray, int, np.ndarray], tuple[list, str]],
     fallback: Callable[[str], list],
+    what: str,
 ) -> list[list]:
-    """``native_rows(data, offsets, count, failed)`` over chunks of the texts, in order.
+    """``native_rows(data, offsets, count, failed)`` (rows, first failure) over chunks of the texts, in order.
 
     A text without a UTF-8 form (lone surrogates), or one the library marks in
-    ``failed``, goes through ``fallback`` (the Python path), so no result
-    depends on the backend and no text takes down its batch.
+    ``failed`` (logged with its index in ``texts``), goes through ``fallback``
+    (the Python path), so no result depends on the backend and no text takes
+    down its batch.
     """
     rows: list[list] = []
     for start in range(0, len(texts), _CHUNK):
         chunk = texts[start : start + _CHUNK]
         data, offsets, unencodable = _utf8_batch(chunk)
         failed = np.zeros(len(chunk), dtype=np.uint8)
-        part = native_rows(data, offsets, len(chunk), failed)
+        part, failure = native_rows(data, offsets, len(chunk), failed)
+        if failure:
+            indices = (start + np.flatnonzero(failed)).tolist()
+            logger.warning(
+                "the native %s failed on text %s (%s)%s; encoded by the Python encoder",
+                what, indices[0], _FIRST_FAILURE.sub("", failure),
+                f" and {len(indices) - 1} more ({indices[1:6]}...)" if len(indices) > 1 else "",
+            )
         for index in sorted(set(unencodable) | set(np.flatnonzero(failed).tolist())):
             part[index] = fallback(chunk[index])
         rows += part
     return rows
 
 
-def _check_status(status: int, error: ctypes.Array, what: str, failed: np.ndarray) -> None:
-    """Raises for a failed call; logs the texts the library failed on (the caller encodes them in Python)."""
+def _check_status(status: int, error: ctypes.Array, what: str) -> str:
+    """The first failing text's message when some texts failed ("" when none); raises for a failed call."""
     message = error.value.decode("utf-8", "replace")
     if status == _STATUS_SOME_FAILED:
-        logger.warning(
-            "the native %s failed on %d text(s) of a batch, first %s; those are encoded by the Python encoder",
-            what, int(failed.sum()), message,
-        )
-    elif status != 0:  # not expected: every text here is well-formed UTF-8
+        return message
+    if status != 0:  # not expected: every text here is well-formed UTF-8
         raise NativeEncoderError(f"the native {what} failed: {message}")
+    return ""
 
 
 def _split_rows(flat: list, lengths: np.ndarray) -> list[list]:
@@ -249,9 +258,9 @@ class NativeEncoder:
         on (logged), is encoded by ``fallback`` (the Python path), so the result
         never depends on the backend and every text gets its ids.
         """
-        return _in_chunks(texts, self._native_ids, fallback)
+        return _in_chunks(texts, self._native_ids, fallback, "encoder")
 
-    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> list[list[int]]:
+    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> tuple[list[list[int]], str]:
         ids = np.empty(count * self.max_length, dtype=np.int64)
         lengths = np.empty(count, dtype=np.int64)
         error = ctypes.create_string_buffer(_ERROR_BYTES)
@@ -259,17 +268,17 @@ class NativeEncoder:
             self._handle, data, offsets.ctypes.data, count,
             ids.ctypes.data, ids.size, lengths.ctypes.data, failed.ctypes.data, error, _ERROR_BYTES,
         )
-        _check_status(status, error, "encoder", failed)
-        return _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
+        failure = _check_status(status, error, "encoder")
+        return _split_rows(ids[: int(lengths.sum())].tolist(), lengths), failure
 
     def tokenize_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[str]]) -> list[list[str]]:
         """Every token of each text (whole: not truncated), one native call per chunk of texts.
 
         For counting a vocabulary; a text without a UTF-8 form or that the library fails on goes through ``fallback``.
         """
-        return _in_chunks(texts, self._native_tokens, fallback)
+        return _in_chunks(texts, self._native_tokens, fallback, "tokenizer")
 
-    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> list[list[str]]:
+    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> tuple[list[list[str]], str]:
         counts = np.empty(count, dtype=np.int64)
         needed = ctypes.c_size_t(0)
         capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + count + 64  # too small only for odd texts: asked again
@@ -283,8 +292,8 @@ class NativeEncoder:
             if status != 1:
                 break
             capacity = needed.value
-        _check_status(status, error, "tokenizer", failed)
-        return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
+        failure = _check_status(status, error, "tokenizer")
+        return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts), failure
 
 
 def create_native_encoder(
