@@ -38,7 +38,10 @@ def character_budget(max_length: int) -> int:
     ../shared/data/snippets and imdb (the longest 13,704 characters): cutting
     each review to 8 characters per kept token already leaves every review's ids
     unchanged, head and tail truncation alike, at max_length 200 and 800
-    (5 per token changes 8,323 of them); 50 per token leaves a margin of 6x.
+    (5 per token changes 8,323 reviews' ids at 200 and 577 at 800); 50 per
+    token leaves a margin of 6x. The measurement: for each factor, compare
+    each review's ids from its first (last) factor * max_length characters with
+    those from the whole review.
     """
     return min(MAX_CHARACTERS_LIMIT, CHARACTERS_PER_TOKEN * max_length)
 
@@ -103,6 +106,7 @@ URL_PATTERN = (
     f"|{_HOST}(?:\\.{_HOST})*\\.(?:{_TLDS})\\b(?:/{_URL_TAIL}|/)?"
     ")"
 )
+
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
