@@ -277,6 +277,9 @@ def test_long_repros_are_encoded_within_the_budget(text: str) -> None:
 
 
 def test_another_unicode_version_warns_once_naming_both() -> None:
+    from sentiment_export.text import tokenizer
+
+    tokenizer._warn_unicode_version.cache_clear()  # once per process: other tests may have warned already
     spec = PreprocessingSpec(unicode_version="99.0.0")
     with pytest.warns(UnicodeVersionWarning, match=rf"written with Unicode 99\.0\.0, this Python has Unicode {unicodedata.unidata_version}"):
         Tokenizer(spec)
