@@ -37,6 +37,7 @@ from typing import Any
 from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
 from sentiment_export.data.amazon import read_reviews
 from sentiment_export.errors import NativeEncoderError
+from sentiment_export.text.spec import MAX_CHARACTERS_LIMIT
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (REPO / "training" / "default_data" / "test.ft.txt.bz2", REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2")
@@ -48,7 +49,7 @@ _WARM_UP = 20  # texts run once before timing: lazy regex compilation and caches
 def _url_pieces(encoder: TextEncoder, texts: Sequence[str]) -> list[list[str]]:
     """Each text normalised and cut at URLs: the strings our spec hands to the NLTK rules."""
     tokenizer = encoder.tokenizer
-    return [tokenizer.split_at_urls(tokenizer.normalize(text)) for text in texts]
+    return [tokenizer.split_at_urls(tokenizer.normalize(tokenizer.within_budget(text))) for text in texts]
 
 
 def _nltk_tokens(pieces: list[list[str]], url_token: str) -> list[list[str]]:
@@ -115,7 +116,8 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
         native = TextEncoder(spec, vocabulary, backend="native")
         threaded = TextEncoder(spec, vocabulary, backend="native", native_threads=threads)
         longest = max([len(tokens) for tokens in full_tokens] + [1])
-        whole = spec.with_overrides(max_length=longest, truncation_side="left")  # left truncation: no head shortcut
+        # left truncation: no head shortcut; the largest budget: whole texts
+        whole = spec.with_overrides(max_length=longest, max_characters=MAX_CHARACTERS_LIMIT, truncation_side="left")
         native_whole = TextEncoder(whole, Vocabulary.from_tokens(vocabulary.tokens[2:], whole), backend="native")
     except NativeEncoderError as error:
         results["native"] = f"not measured: {error}"

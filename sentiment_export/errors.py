@@ -11,6 +11,11 @@ class SpecError(SentimentExportError, ValueError):
     """A preprocessing spec is malformed or of a version this code does not know."""
 
 
+class UnicodeVersionWarning(UserWarning):
+    """A spec was written under another Unicode version than this Python's: lower-casing and the
+    character classes (\\w, \\d, \\s) may differ for characters that the two versions treat differently."""
+
+
 class VocabularyError(SentimentExportError, ValueError):
     """A vocabulary file is malformed or disagrees with its spec."""
 

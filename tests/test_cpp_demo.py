@@ -380,6 +380,31 @@ def test_texts_as_arguments_print_the_python_cli_shape(demo_build: DemoBuild, mo
     assert np.max(np.abs(np.array([r["score"] for r in records]) - python_side.scores(texts))) <= SCORE_TOLERANCE
 
 
+# texts that once failed in C++ (PCRE2's JIT stack and match limits) or took unbounded time and memory
+BUDGET_REPROS = ("review." * 830, "a." * 2100, "0." * 2050, "x" * 3_400_000, "!" * 20_000_000, "! " * 10_000_000)
+
+
+def test_budget_repros_get_python_ids_and_scores(demo_build: DemoBuild, model_pt: Path, python_side: PythonSide) -> None:
+    texts = ["good", *BUDGET_REPROS, "bad"]
+    cpp_ids = [r["ids"] for r in _records(_run(demo_build.binary, str(model_pt), "--jsonl", "--ids", stdin=_jsonl(texts)), len(texts))]
+    assert cpp_ids == [python_side.encoder.encode_ids(text) for text in texts]
+    done = _run(demo_build.binary, str(model_pt), "--threads", "1", "good", "a." * 2100, "bad")  # the exact repro
+    scores = np.array([record["score"] for record in _records(done, 3)])
+    assert np.max(np.abs(scores - python_side.scores(["good", "a." * 2100, "bad"]))) <= SCORE_TOLERANCE
+
+
+def test_a_text_the_encoder_fails_on_is_reported_by_index(demo_build: DemoBuild, model_pt: Path, tmp_path: Path) -> None:
+    """PCRE2's match limit stops this pattern on 'a' * 24 + '!': that text gets an error line, the others scores, exit 3."""
+    steps = [{"pattern": "((a+)+)$", "replacement": " $1 "}]
+    variant = _resave(model_pt, tmp_path / "variant.pt", lambda files: _with_spec_field(files, "tokenizer_steps", steps))
+    done = _run(demo_build.binary, str(variant), "--threads", "1", "great", "a" * 24 + "!", "bad")
+    assert done.returncode == 3, done.stderr.decode()
+    records = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [record["index"] for record in records] == [0, 1, 2] and {"score", "label"} <= set(records[0]) & set(records[2])
+    assert records[1] == {"index": 1, "error": "tokenizer step 0 failed on a text: match limit exceeded"}
+    assert b"input 1: tokenizer step 0 failed on a text: match limit exceeded; skipped" in done.stderr
+
+
 def _resave(model_pt: Path, target: Path, change: Callable[[dict[str, str]], dict[str, str]]) -> Path:
     """A copy of model_pt whose embedded files are changed, with its record table rewritten to match (as an
     export of those files would write it), so that the demo reads the changed files rather than refusing a
@@ -406,21 +431,28 @@ def _with_manifest_torch(files: dict[str, str], version: str | None) -> dict[str
     return {**files, "manifest.json": json.dumps(manifest)}
 
 
+def _with_spec_field(files: dict[str, str], key: str, value: object) -> dict[str, str]:
+    return {**files, "spec.json": json.dumps({**json.loads(files["spec.json"]), key: value})}
+
+
 def _with_spec_version(files: dict[str, str], version: int) -> dict[str, str]:
-    return {**files, "spec.json": json.dumps({**json.loads(files["spec.json"]), "spec_version": version})}
+    return _with_spec_field(files, "spec_version", version)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda files: {"vocab.txt": files["vocab.txt"], "manifest.json": files["manifest.json"]}, r"has no embedded spec\.json"),
-        (lambda files: _with_spec_version(files, 2), r"preprocessing spec version 2 is not supported by this sentiment_demo \(it reads version 1\)"),
+        (lambda files: _with_spec_version(files, 1), r"preprocessing spec version 1 is not supported by this sentiment_demo \(it reads version 2\); re-export the artifact"),
+        (lambda files: _with_spec_version(files, 3), r"spec version 3 is not supported by this sentiment_demo \(it reads version 2\); rebuild cpp_demo"),
+        (lambda files: _with_spec_field(files, "unicode_version", "99.0.0"), r"unicode_version 99\.0\.0 cannot be reproduced by this build, whose PCRE2 \(\d+\.\d+\.\d+ character tables\)"),
+        (lambda files: _with_spec_field(files, "max_characters", 10_000_001), r"max_characters must be an integer from max_length \(200\) to 10000000, got 10000001"),
         (lambda files: _with_manifest_torch(files, "99.1.0"), r"written by torch 99\.1\.0, newer than this sentiment_demo's libtorch 2\.\d+\.\d+"),
         (lambda files: _with_manifest_torch(files, None), r"manifest\.json has no software\.torch version"),
         (lambda files: {**files, "spec.json": files["spec.json"].replace('"max_length"', '"max_len"')}, r"unknown keys \['max_len'\] and lacks keys \['max_length'\]"),
         (lambda files: {**files, "vocab.txt": "a\nb\n"}, r"vocab\.txt must start with the lines '_PAD' and '_UNK'"),
     ],
-    ids=["no-spec", "spec-version-2", "newer-torch", "manifest-without-torch", "unknown-spec-key", "bad-vocabulary"],
+    ids=["no-spec", "spec-version-1", "spec-version-3", "unicode-version", "max-characters", "newer-torch", "manifest-without-torch", "unknown-spec-key", "bad-vocabulary"],
 )
 def test_refuses_model_files_it_cannot_serve_exactly(
     demo_build: DemoBuild, model_pt: Path, tmp_path: Path, change: Callable[[dict[str, str]], dict[str, str]], message: str

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import unicodedata
+import warnings
 
 import numpy as np
 import pytest
 
 from sentiment_export import PreprocessingSpec, SpecError, TextEncoder, Vocabulary, VocabularyError
+from sentiment_export.errors import UnicodeVersionWarning
+from sentiment_export.text.spec import MAX_CHARACTERS_LIMIT, character_budget
 from sentiment_export.text.tokenizer import Tokenizer
 
 WORDS = ["good", "bad", "movie", "the", "game", "<url>", "0", "00.0", "n't", "ca", "."]
@@ -99,7 +103,7 @@ def test_pad_to_fixed_length(encoder: TextEncoder) -> None:
 
 def test_round_trip_through_plain_files(encoder: TextEncoder, tmp_path) -> None:
     encoder.save(tmp_path)
-    assert json.loads((tmp_path / "spec.json").read_text(encoding="utf-8"))["spec_version"] == 1
+    assert json.loads((tmp_path / "spec.json").read_text(encoding="utf-8"))["spec_version"] == 2
     assert (tmp_path / "vocab.txt").read_text(encoding="utf-8").splitlines()[:3] == ["_PAD", "_UNK", "good"]
     reloaded = TextEncoder.load(tmp_path)
     assert reloaded.spec == encoder.spec
@@ -114,11 +118,29 @@ def test_unknown_spec_version_is_refused() -> None:
         PreprocessingSpec.from_dict(data)
 
 
+def test_version_1_spec_is_refused_with_the_fix() -> None:
+    data = PreprocessingSpec().to_dict()
+    data["spec_version"] = 1
+    del data["max_characters"], data["unicode_version"]
+    with pytest.raises(SpecError, match=r"version 1 is not supported by this sentiment_export \(it reads version 2\); re-export the artifact"):
+        PreprocessingSpec.from_dict(data)
+    data["spec_version"] = True  # not 1 in disguise
+    with pytest.raises(SpecError, match="version True is not supported"):
+        PreprocessingSpec.from_dict(data)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"padding_side": "middle"}, "padding_side must be one of"),
         ({"max_length": 0}, "max_length must be a positive integer"),
+        ({"max_characters": 0}, r"max_characters must be an integer from max_length \(200\) to 10,000,000, got 0"),
+        ({"max_characters": 199}, "max_characters must be an integer from max_length"),
+        ({"max_characters": MAX_CHARACTERS_LIMIT + 1}, "got 10000001; character_budget"),
+        ({"max_characters": True}, "max_characters must be an integer"),
+        ({"max_characters": "10000"}, "got '10000'"),
+        ({"unicode_version": 14}, "unicode_version must be a version such as"),
+        ({"unicode_version": "fourteen"}, "got 'fourteen'"),
         ({"extra": 1}, "unknown keys \\['extra'\\]"),
     ],
 )
@@ -213,3 +235,55 @@ def test_loading_with_the_python_backend_builds_no_native_encoder(monkeypatch: p
     model = SentimentModel.load(exported_artifact, encoder_backend="python")
     assert model.predict(["fine"])
     assert [backend for backend, _ in calls] == ["python"]
+
+
+# --- the character budget ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("side", "kept"), [("right", "good b"), ("left", "d good")])
+def test_only_max_characters_code_points_are_read(side: str, kept: str) -> None:
+    spec = PreprocessingSpec(max_length=3, max_characters=6, truncation_side=side)
+    tokenizer = Tokenizer(spec)
+    assert tokenizer.within_budget("good bad good") == kept
+    assert tokenizer.tokenize("good bad good") == kept.split()
+    assert tokenizer.tokenize_head("good bad good", 3) == kept.split()
+    assert tokenizer.within_budget("\U0001f600" * 8) == "\U0001f600" * 6  # code points, not bytes or UTF-16 units
+
+
+def test_character_budget_scales_with_max_length() -> None:
+    assert PreprocessingSpec().max_characters == character_budget(200) == 10_000
+    assert character_budget(800) == 40_000 and character_budget(10**6) == MAX_CHARACTERS_LIMIT
+
+
+def test_default_budget_changes_no_committed_review() -> None:
+    """Every embedded review gives the same ids with the default budget as with the largest one."""
+    from pathlib import Path
+
+    from sentiment_export.data.amazon import read_reviews
+
+    data = Path(__file__).resolve().parents[1] / "training" / "default_data"
+    texts = [review.text for name in ("train.ft.txt.bz2", "test.ft.txt.bz2") for review in read_reviews(data / name)[0]]
+    budgeted = Tokenizer(PreprocessingSpec())
+    unbounded = Tokenizer(PreprocessingSpec(max_characters=MAX_CHARACTERS_LIMIT))
+    assert max(map(len, texts)) < PreprocessingSpec().max_characters
+    assert [text[:40] for text in texts if budgeted.tokenize_head(text, 200) != unbounded.tokenize_head(text, 200)] == []
+
+
+@pytest.mark.parametrize("text", ["!" * 20_000_000, "! " * 10_000_000, "review." * 830, "a." * 2100, "0." * 2050, "x" * 3_400_000])
+def test_long_repros_are_encoded_within_the_budget(text: str) -> None:
+    """Each text is read only as far as the budget: the ids are those of its first max_characters."""
+    encoder = TextEncoder(PreprocessingSpec(), Vocabulary.from_tokens(["!", "review", "."], PreprocessingSpec()), backend="python")
+    assert encoder.encode_ids(text) == encoder.encode_ids(text[: encoder.spec.max_characters])
+
+
+def test_another_unicode_version_warns_once_naming_both() -> None:
+    from sentiment_export.text import tokenizer
+
+    tokenizer._warn_unicode_version.cache_clear()  # once per process: other tests may have warned already
+    spec = PreprocessingSpec(unicode_version="99.0.0")
+    with pytest.warns(UnicodeVersionWarning, match=rf"written with Unicode 99\.0\.0, this Python has Unicode {unicodedata.unidata_version}"):
+        Tokenizer(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Tokenizer(spec)  # once per process and version
+        Tokenizer(PreprocessingSpec())  # this Python's version: no warning

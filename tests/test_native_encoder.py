@@ -15,7 +15,9 @@ import ctypes
 import json
 import logging
 import random
+import re
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
 from sentiment_export.text import native as native_encoder
 from sentiment_export.errors import NativeEncoderError
 from sentiment_export.data.amazon import read_reviews
-from sentiment_export.text.spec import NLTK_WORD_TOKENIZER_STEPS
+from sentiment_export.text.spec import MAX_CHARACTERS_LIMIT, NLTK_WORD_TOKENIZER_STEPS
 
 from cpp_build import NativeLibrary
 
@@ -243,21 +245,21 @@ def test_c_abi_reports_invalid_utf8_and_small_buffers(use_library: Path) -> None
         data = b"fine" + b"bad \xff"
         offsets = np.array([0, 4, len(data)], dtype=np.uint64)
         ids = np.empty(2 * 200, dtype=np.int64)
-        lengths = np.empty(2, dtype=np.int64)
-        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, ids.size, lengths.ctypes.data, error, 256) == -1
+        lengths, failed = np.empty(2, dtype=np.int64), np.zeros(2, dtype=np.uint8)
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, ids.size, lengths.ctypes.data, failed.ctypes.data, error, 256) == -1
         assert error.value == b"text 1 is not valid UTF-8 (byte 4)"
-        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, 399, lengths.ctypes.data, error, 256) == -1
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 2, ids.ctypes.data, 399, lengths.ctypes.data, failed.ctypes.data, error, 256) == -1
         assert b"ids_capacity 399 is less than count (2) x the spec's max_length (200)" in error.value
-        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 1, ids.ctypes.data, 200, lengths.ctypes.data, error, 256) == 0
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 1, ids.ctypes.data, 200, lengths.ctypes.data, failed.ctypes.data, error, 256) == 0
         assert lengths[0] == 1 and ids[0] == 1  # "fine" is unknown to this vocabulary
         needed, counts, tokens = ctypes.c_size_t(0), np.empty(2, dtype=np.int64), ctypes.create_string_buffer(64)
-        assert library.se_encoder_tokenize_batch(handle, data, offsets.ctypes.data, 2, tokens, 64, ctypes.byref(needed), counts.ctypes.data, error, 256) == -1
+        assert library.se_encoder_tokenize_batch(handle, data, offsets.ctypes.data, 2, tokens, 64, ctypes.byref(needed), counts.ctypes.data, failed.ctypes.data, error, 256) == -1
         assert error.value == b"text 1 is not valid UTF-8 (byte 4)"
         words = b"Fine, thanks."
         offsets = np.array([0, len(words)], dtype=np.uint64)
-        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, 5, ctypes.byref(needed), counts.ctypes.data, error, 256) == 1
+        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, 5, ctypes.byref(needed), counts.ctypes.data, failed.ctypes.data, error, 256) == 1
         assert needed.value == len(b"fine\n,\nthanks\n.\n")  # only the size is reported when it does not fit
-        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, needed.value, ctypes.byref(needed), counts.ctypes.data, error, 256) == 0
+        assert library.se_encoder_tokenize_batch(handle, words, offsets.ctypes.data, 1, tokens, needed.value, ctypes.byref(needed), counts.ctypes.data, failed.ctypes.data, error, 256) == 0
         assert tokens.raw[: needed.value] == b"fine\n,\nthanks\n.\n" and counts[0] == 4
     finally:
         library.se_encoder_destroy(handle)
@@ -357,3 +359,127 @@ def test_encoder_benchmark_runs_on_tiny_input(use_library: Path, real_texts: lis
     assert measured["token_mismatches_vs_nltk"] == measured["head_id_mismatches"] == measured["native_id_mismatches"] == 0
     for key in ("nltk_texts_per_s", "python_texts_per_cpu_s", "native_texts_per_s", "native_2_threads_texts_per_s", "native_vs_nltk", "native_vs_python"):
         assert measured[key] > 0, key
+
+
+def test_build_info_names_the_libraries(use_library: Path) -> None:
+    import re
+
+    info = native_encoder.build_info()
+    assert info is not None and set(info) == {"abi", "pcre2", "pcre2_jit", "unicode_version", "icu"}
+    assert info["abi"] == native_encoder.ABI_VERSION and isinstance(info["pcre2_jit"], bool)
+    assert re.fullmatch(r"\d+\.\d+ .*", info["pcre2"]) and re.fullmatch(r"\d+\.\d+(\.\d+)*", info["icu"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", info["unicode_version"])  # 14.0.0 for Debian's PCRE2 10.42
+
+
+def test_build_info_without_a_library_is_none(no_library: Path) -> None:
+    assert native_encoder.build_info() is None
+
+
+# --- every text gets its ids: the character budget and per-text failures ---------------------------
+
+BUDGET_REPROS = (
+    "review." * 830,  # PCRE2's default JIT stack ran out at the URL step
+    "a." * 2100,
+    "0." * 2050,
+    "review." * 1500,  # past the default budget of 10,000 characters
+    "a." * 5100,
+    "x" * 10_001,  # a whitespace-free run of max_characters and more
+    "!" * 20_000_000,  # no whitespace for the head shortcut: whole text before the budget
+    "! " * 10_000_000,
+)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_budget_repros_equal_python(use_library: Path, vocabulary: Vocabulary, threads: int) -> None:
+    spec = PreprocessingSpec()
+    python = TextEncoder(spec, vocabulary, backend="python")
+    native = TextEncoder(spec, vocabulary, backend="native", native_threads=threads)
+    texts = ["a great film"] * 40 + list(BUDGET_REPROS)  # enough texts that two threads share the batch
+    assert native.encode_ids_batch(texts) == [python.encode_ids(text) for text in texts]
+    assert native.tokenize_batch(list(BUDGET_REPROS[:6])) == [python.tokenize(text) for text in BUDGET_REPROS[:6]]
+
+
+@pytest.mark.parametrize("text", ["a." * 1_000_000, "x" * 3_400_000])
+def test_native_completes_texts_far_past_the_default_jit_stack_and_match_limit(use_library: Path, text: str) -> None:
+    """With the largest budget, the matcher moves to the interpreter and a larger match limit instead of failing."""
+    spec = PreprocessingSpec(max_characters=MAX_CHARACTERS_LIMIT)
+    encoder = TextEncoder(spec, Vocabulary.from_tokens(["."], spec), backend="native")
+    assert encoder.encode_ids(text)[-1:] == ([2] if text.startswith("a") else [1])
+
+
+CATASTROPHIC_SPEC = PreprocessingSpec().with_overrides(tokenizer_steps=({"pattern": "((a+)+)$", "replacement": " $1 "},))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_text_the_library_fails_on_goes_through_python(use_library: Path, caplog: pytest.LogCaptureFixture, threads: int) -> None:
+    """PCRE2's match limit stops this pattern on 'a' * 24 + '!'; the batch still gets every text's ids."""
+    vocab = Vocabulary.from_tokens(["great", "!"], CATASTROPHIC_SPEC)
+    native = TextEncoder(CATASTROPHIC_SPEC, vocab, backend="native", native_threads=threads)
+    python = TextEncoder(CATASTROPHIC_SPEC, vocab, backend="python")
+    texts = ["great"] * 20 + ["a" * 24 + "!"] + ["great"] * 20
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        assert native.encode_ids_batch(texts) == [python.encode_ids(text) for text in texts]
+        assert native.tokenize_batch(texts[19:22]) == [python.tokenize(text) for text in texts[19:22]]
+    assert "native encoder failed on text 20 (tokenizer step 0 failed on a text: match limit exceeded); encoded by the Python encoder" in caplog.text
+    assert "native tokenizer failed on text 1 (" in caplog.text  # the tokenize batch names its own index
+
+
+def test_c_abi_marks_the_failed_text(use_library: Path) -> None:
+    library = native_encoder._load_library(str(use_library))
+    spec = CATASTROPHIC_SPEC.to_json().encode()
+    error = ctypes.create_string_buffer(256)
+    handle = library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\ngreat\n", 16, 1, error, 256)
+    try:
+        data = b"great" + b"a" * 24 + b"!" + b"great"
+        offsets = np.array([0, 5, 30, 35], dtype=np.uint64)
+        ids, lengths, failed = np.empty(3 * 200, dtype=np.int64), np.empty(3, dtype=np.int64), np.zeros(3, dtype=np.uint8)
+        assert library.se_encoder_encode_batch(handle, data, offsets.ctypes.data, 3, ids.ctypes.data, ids.size, lengths.ctypes.data, failed.ctypes.data, error, 256) == 2
+        assert failed.tolist() == [0, 1, 0] and lengths.tolist() == [1, 0, 1] and ids[:2].tolist() == [2, 2]
+        assert error.value.startswith(b"text 1: tokenizer step 0 failed on a text: match limit exceeded")
+    finally:
+        library.se_encoder_destroy(handle)
+
+
+def test_version_1_spec_is_refused_by_the_library(use_library: Path) -> None:
+    library = native_encoder._load_library(str(use_library))
+    data = PreprocessingSpec().to_dict()
+    data["spec_version"] = 1
+    del data["max_characters"], data["unicode_version"]
+    spec = json.dumps(data).encode()
+    error = ctypes.create_string_buffer(512)
+    assert not library.se_encoder_create(spec, len(spec), b"_PAD\n_UNK\n", 10, 1, error, 512)
+    assert b"preprocessing spec version 1 is not supported by this sentiment_demo (it reads version 2); re-export the artifact" in error.value
+
+
+def test_another_unicode_version_is_refused_naming_both(use_library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from sentiment_export.errors import UnicodeVersionWarning
+
+    reproduced = native_encoder.build_info()["unicode_version"]
+    spec = PreprocessingSpec(unicode_version="99.0.0")
+    vocab = Vocabulary.from_tokens([], spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnicodeVersionWarning)  # the Python encoder's own (tests/test_encoder.py)
+        with pytest.raises(NativeEncoderError, match=rf"unicode_version 99\.0\.0 cannot be reproduced by this build, whose PCRE2 \({re.escape(reproduced)} character tables\)"):
+            TextEncoder(spec, vocab, backend="native")
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        assert TextEncoder(spec, vocab, backend="auto").backend == "python"
+    assert "unicode_version 99.0.0 cannot be reproduced" in caplog.text and "using the Python encoder" in caplog.text
+
+
+def test_long_text_benchmark_runs_at_a_small_scale(use_library: Path) -> None:
+    """benchmarks/long_texts.py: a row per text and backend, each text read only as far as the budget."""
+    from benchmarks.long_texts import TEXTS, measure_long_texts
+
+    rows = measure_long_texts(scale=0.001)
+    assert [(row["text"], row["backend"]) for row in rows] == [(name, backend) for name in TEXTS for backend in ("python", "native")]
+    assert all(row["seconds"] >= 0 and row["peak_rss_mb"] > 0 and row["ids"] <= 200 for row in rows)
+
+
+def test_a_failed_text_is_named_by_its_index_in_the_whole_batch(use_library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Batches are sent in chunks of 4,096 texts; the log names the index in the caller's batch."""
+    vocab = Vocabulary.from_tokens(["great"], CATASTROPHIC_SPEC)
+    native = TextEncoder(CATASTROPHIC_SPEC, vocab, backend="native")
+    with caplog.at_level(logging.WARNING, logger="sentiment_export"):
+        ids = native.encode_ids_batch(["great"] * 5000 + ["a" * 24 + "!"])
+    assert ids[:5000] == [[2]] * 5000 and ids[5000] == TextEncoder(CATASTROPHIC_SPEC, vocab, backend="python").encode_ids("a" * 24 + "!")
+    assert "native encoder failed on text 5000 (" in caplog.text

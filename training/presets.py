@@ -13,7 +13,7 @@ from typing import Any
 
 # the torch-free modules, so that the CLI checks every flag without importing torch
 from sentiment_export.modeling.config import POOLINGS, SentimentNetConfig
-from sentiment_export.text.spec import TRUNCATION_SIDES, PreprocessingSpec
+from sentiment_export.text.spec import TRUNCATION_SIDES, PreprocessingSpec, character_budget
 
 from .pretrained import PRETRAINED_SOURCES, check_pretrained_embeddings
 from .vocab import check_vocabulary_limits
@@ -127,8 +127,13 @@ class Hyperparameters:
         )
 
     def spec(self) -> PreprocessingSpec:
-        """The default preprocessing spec with this preset's overrides (validated by the spec)."""
-        return PreprocessingSpec().with_overrides(max_length=self.max_length, truncation_side=self.truncation_side)
+        """The default preprocessing spec with this preset's overrides (validated by the spec); the
+        character budget follows max_length (:func:`character_budget`)."""
+        return PreprocessingSpec().with_overrides(
+            max_length=self.max_length,
+            max_characters=character_budget(self.max_length),
+            truncation_side=self.truncation_side,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

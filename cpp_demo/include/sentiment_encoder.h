@@ -24,11 +24,16 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature below changes; callers check it before use. */
-#define SE_ABI_VERSION 2
+#define SE_ABI_VERSION 3
 
 typedef struct se_encoder se_encoder;
 
 SE_API int se_abi_version(void);
+
+/* What the library was built with, as a NUL-terminated JSON object (static
+ * storage, never freed): {"abi": N, "pcre2": "<version>", "pcre2_jit": true|false,
+ * "unicode_version": "<PCRE2 tables' Unicode version>", "icu": "<version>"}. */
+SE_API const char* se_build_info(void);
 
 /* Fingerprint of the NLTK rule set for which encoding stops after the kept
  * head of a long text (see TextEncoder::tokenize_head). */
@@ -52,22 +57,27 @@ SE_API int se_encoder_uses_head_shortcut(const se_encoder* encoder);
  * The ids of all texts (each truncated by the spec, not padded) are written back
  * to back into `ids`, text i's lengths[i] ids right after text i - 1's;
  * ids_capacity (in int64 values) must be >= count * the spec's max_length.
- * Returns 0, or -1 with the reason in `error` (a text that is not well-formed
- * UTF-8 names its index and byte); on error the outputs are unspecified. */
+ * failed[i] is 1 when text i could not be encoded (its lengths[i] is 0), else 0:
+ * one text's failure never takes down the others.
+ * Returns 0; 2 when some text failed (`error` holds the lowest failing text's
+ * index and reason); -1 with the reason in `error` when the call itself is
+ * wrong (a text that is not well-formed UTF-8 names its index and byte), and
+ * then the outputs are unspecified. */
 SE_API int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
-                                   int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error,
-                                   size_t error_len);
+                                   int64_t* ids, size_t ids_capacity, int64_t* lengths, uint8_t* failed,
+                                   char* error, size_t error_len);
 
 /* Tokenizes `count` texts (the layout of se_encoder_encode_batch), whole: no
  * truncation and no vocabulary lookup, for counting a vocabulary. The tokens
  * of all texts are written back to back into `tokens`, each followed by '\n'
  * (tokens never hold whitespace); counts[i] is text i's number of tokens and
- * *tokens_needed the bytes written. Returns 0; 1 when tokens_capacity is less
- * than *tokens_needed (call again with that much; nothing else is written);
- * -1 with the reason in `error`. */
+ * *tokens_needed the bytes written; failed[i] as in se_encoder_encode_batch
+ * (counts[i] is then 0). Returns 0; 1 when tokens_capacity is less than
+ * *tokens_needed (call again with that much; nothing else is written); 2 when
+ * some text failed; -1 with the reason in `error`. */
 SE_API int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                                      char* tokens, size_t tokens_capacity, size_t* tokens_needed, int64_t* counts,
-                                     char* error, size_t error_len);
+                                     uint8_t* failed, char* error, size_t error_len);
 
 #ifdef __cplusplus
 }

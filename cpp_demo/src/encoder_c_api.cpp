@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "errors.hpp"
+#include "python_regex.hpp"
 #include "spec.hpp"
 #include "text_encoder.hpp"
 #include "unicode_text.hpp"
@@ -40,30 +43,38 @@ void set_error(char* error, std::size_t error_len, const std::string& message) {
 
 // Calls each(w, i, text) for every text i of the batch, worker w taking a
 // contiguous range of texts on its own thread (so per-worker outputs, joined in
-// w order, are in text order). Checks offsets and UTF-8 first; throws the
-// lowest failing text's message.
+// w order, are in text order). Offsets and UTF-8 are checked first: a bad one
+// throws (the lowest failing text's message). A text whose each() throws is
+// marked in `failed` and the others go on; returns the lowest failing text's
+// message with its index, or "" when none failed.
 template <typename Each>
-void for_each_text(se_encoder* encoder, const char* data, const uint64_t* offsets, std::size_t count, Each each) {
+std::string for_each_text(se_encoder* encoder, const char* data, const uint64_t* offsets, std::size_t count,
+                          uint8_t* failed, Each each) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (offsets[i + 1] < offsets[i]) {
+      throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
+    }
+    if (const auto bad = sentiment::find_invalid_utf8(std::string_view(data + offsets[i], offsets[i + 1] - offsets[i]))) {
+      throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
+    }
+  }
   const std::size_t workers = std::max<std::size_t>(
       1, std::min(encoder->encoders.size(), count / kMinTextsPerThread));
-  std::vector<std::string> failures(workers);
+  std::vector<std::string> failures(workers);  // worker w's first failure
   const auto work = [&](std::size_t w) {
-    try {
-      for (std::size_t i = w * count / workers; i < (w + 1) * count / workers; ++i) {
-        if (offsets[i + 1] < offsets[i]) {
-          throw sentiment::DemoError("offsets must not decrease (text " + std::to_string(i) + ")");
-        }
-        const std::string_view text(data + offsets[i], offsets[i + 1] - offsets[i]);
-        if (const auto bad = sentiment::find_invalid_utf8(text)) {
-          throw sentiment::DemoError("text " + std::to_string(i) + " is not valid UTF-8 (byte " +
-                                     std::to_string(*bad) + ")");
-        }
-        each(w, i, text);
+    for (std::size_t i = w * count / workers; i < (w + 1) * count / workers; ++i) {
+      std::string failure;
+      try {
+        each(w, i, std::string_view(data + offsets[i], offsets[i + 1] - offsets[i]));
+      } catch (const std::exception& caught) {
+        failure = caught.what();
+      } catch (...) {
+        failure = "unknown error";
       }
-    } catch (const std::exception& caught) {
-      failures[w] = caught.what();
-    } catch (...) {
-      failures[w] = "unknown error while encoding";
+      failed[i] = failure.empty() ? 0 : 1;
+      if (!failure.empty() && failures[w].empty()) {
+        failures[w] = "text " + std::to_string(i) + ": " + failure;
+      }
     }
   };
   std::vector<std::thread> pool;
@@ -76,9 +87,10 @@ void for_each_text(se_encoder* encoder, const char* data, const uint64_t* offset
   }
   for (const std::string& failure : failures) {
     if (!failure.empty()) {
-      throw sentiment::DemoError(failure);
+      return failure;
     }
   }
+  return "";
 }
 
 // body()'s status, or -1 with the exception's message in `error`: no exception crosses the C ABI.
@@ -99,6 +111,16 @@ int guarded(char* error, std::size_t error_len, const char* doing, Body body) {
 extern "C" {
 
 int se_abi_version(void) { return SE_ABI_VERSION; }
+
+const char* se_build_info(void) {
+  static const std::string info = nlohmann::json{{"abi", SE_ABI_VERSION},
+                                                 {"pcre2", sentiment::pcre2_version()},
+                                                 {"pcre2_jit", sentiment::pcre2_jit_available()},
+                                                 {"unicode_version", sentiment::reproduced_unicode_version()},
+                                                 {"icu", sentiment::icu_version()}}
+                                      .dump();
+  return info.c_str();
+}
 
 uint64_t se_nltk_steps_fingerprint(void) { return sentiment::kNltkWordTokenizerFingerprint; }
 
@@ -140,10 +162,11 @@ int se_encoder_uses_head_shortcut(const se_encoder* encoder) {
 }
 
 int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
-                            int64_t* ids, size_t ids_capacity, int64_t* lengths, char* error, size_t error_len) {
+                            int64_t* ids, size_t ids_capacity, int64_t* lengths, uint8_t* failed, char* error,
+                            size_t error_len) {
   return guarded(error, error_len, "encoding", [&] {
     if (encoder == nullptr || (count > 0 && (data == nullptr || offsets == nullptr || ids == nullptr ||
-                                             lengths == nullptr))) {
+                                             lengths == nullptr || failed == nullptr))) {
       throw sentiment::DemoError("se_encoder_encode_batch: a NULL argument");
     }
     const auto max_length = static_cast<std::size_t>(encoder->encoders.front()->spec().max_length);
@@ -154,32 +177,37 @@ int se_encoder_encode_batch(se_encoder* encoder, const char* data, const uint64_
     }
     const std::lock_guard<std::mutex> lock(encoder->mutex);
     // row i at ids + i * max_length first
-    for_each_text(encoder, data, offsets, count, [&](std::size_t w, std::size_t i, std::string_view text) {
-      const std::vector<int64_t> row = encoder->encoders[w]->encode_ids(text);
-      std::copy(row.begin(), row.end(), ids + i * max_length);
-      lengths[i] = static_cast<int64_t>(row.size());
-    });
+    const std::string failure =
+        for_each_text(encoder, data, offsets, count, failed, [&](std::size_t w, std::size_t i, std::string_view text) {
+          lengths[i] = 0;
+          const std::vector<int64_t> row = encoder->encoders[w]->encode_ids(text);
+          std::copy(row.begin(), row.end(), ids + i * max_length);
+          lengths[i] = static_cast<int64_t>(row.size());
+        });
     std::size_t written = 0;  // rows back to back (each row moves towards the front)
     for (std::size_t i = 0; i < count; ++i) {
       std::memmove(ids + written, ids + i * max_length, static_cast<std::size_t>(lengths[i]) * sizeof(int64_t));
       written += static_cast<std::size_t>(lengths[i]);
     }
-    return 0;
+    set_error(error, error_len, failure);
+    return failure.empty() ? 0 : 2;
   });
 }
 
 int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint64_t* offsets, size_t count,
                               char* tokens, size_t tokens_capacity, size_t* tokens_needed, int64_t* counts,
-                              char* error, size_t error_len) {
+                              uint8_t* failed, char* error, size_t error_len) {
   return guarded(error, error_len, "tokenizing", [&] {
     if (encoder == nullptr || tokens_needed == nullptr ||
-        (count > 0 && (data == nullptr || offsets == nullptr || counts == nullptr)) ||
+        (count > 0 && (data == nullptr || offsets == nullptr || counts == nullptr || failed == nullptr)) ||
         (tokens == nullptr && tokens_capacity > 0)) {
       throw sentiment::DemoError("se_encoder_tokenize_batch: a NULL argument");
     }
     const std::lock_guard<std::mutex> lock(encoder->mutex);
     std::vector<std::string> joined(encoder->encoders.size());  // worker w's texts' tokens, '\n' after each
-    for_each_text(encoder, data, offsets, count, [&](std::size_t w, std::size_t i, std::string_view text) {
+    const std::string failure =
+        for_each_text(encoder, data, offsets, count, failed, [&](std::size_t w, std::size_t i, std::string_view text) {
+      counts[i] = 0;
       const std::vector<std::string> words = encoder->encoders[w]->tokenize(text);
       for (const std::string& word : words) {
         joined[w] += word;
@@ -199,7 +227,8 @@ int se_encoder_tokenize_batch(se_encoder* encoder, const char* data, const uint6
       std::memcpy(tokens, part.data(), part.size());
       tokens += part.size();
     }
-    return 0;
+    set_error(error, error_len, failure);
+    return failure.empty() ? 0 : 2;
   });
 }
 

@@ -290,6 +290,7 @@ void print_batch(const Options& options, const sentiment::TextEncoder& encoder, 
   for (const std::string& line : lines) {
     std::cout << line << "\n";
   }
+  return failed;
 }
 
 // Encodes every input once and reports the encoder's throughput (reading and
@@ -327,7 +328,7 @@ void print_versions() {
   std::cout << "sentiment_demo: spec version " << sentiment::kSpecVersion << ", libtorch "
             << sentiment::libtorch_version() << (sentiment::aoti_supported() ? " (with AOTInductor)" : "") << ", PCRE2 " << pcre2_version << " (Unicode " << pcre2_unicode
             << "), ICU " << U_ICU_VERSION << " (Unicode " << U_UNICODE_VERSION << "; characters newer than Unicode "
-            << sentiment::kPythonUnicodeMajor << "." << sentiment::kPythonUnicodeMinor << " count as unassigned)\n";
+            << sentiment::reproduced_unicode_version() << " count as unassigned)\n";
 }
 
 int run(const Options& options) {

@@ -687,6 +687,17 @@ bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0
 
 }  // namespace
 
+std::string pcre2_version() {
+  char version[64] = {};
+  pcre2_config(PCRE2_CONFIG_VERSION, version);
+  return version;
+}
+
+bool pcre2_jit_available() {
+  uint32_t jit = 0;
+  return pcre2_config(PCRE2_CONFIG_JIT, &jit) == 0 && jit == 1;
+}
+
 PythonRegex::PythonRegex(const std::string& pattern, std::string what)
     : what_(std::move(what)), required_(required_byte_sets(pattern)), signpost_(choose_signpost(required_)) {
   const std::string translated = translate_python_pattern(pattern, what_);
@@ -707,8 +718,12 @@ PythonRegex::PythonRegex(const std::string& pattern, std::string what)
   }
   pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);  // the interpreter is used where JIT is unavailable
   match_data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
+  match_context_.reset(pcre2_match_context_create(nullptr));
+  jit_stack_.reset(pcre2_jit_stack_create(kJitStackStart, kJitStackMax, nullptr));
+  if (jit_stack_) {  // else PCRE2's 32 KiB default, and the interpreter past it
+    pcre2_jit_stack_assign(match_context_.get(), nullptr, jit_stack_.get());
+  }
   if (signpost_) {
-    match_context_.reset(pcre2_match_context_create(nullptr));
     for (std::size_t byte = 0; byte < signpost_table_.size(); ++byte) {
       signpost_table_[byte] = signpost_->bytes[byte];
     }
@@ -719,12 +734,28 @@ PythonRegex::PythonRegex(const std::string& pattern, std::string what)
   }
 }
 
+int PythonRegex::run_pcre2(std::string_view subject, std::size_t offset, uint32_t options) const {
+  // The match limit grows with the subject, so any text within the spec's character
+  // budget completes (Python's re has no limit) while the work stays linear in it.
+  const std::size_t limit = std::max<std::size_t>(kMatchLimitFloor, kMatchStepsPerByte * subject.size());
+  pcre2_set_match_limit(match_context_.get(), static_cast<uint32_t>(std::min<std::size_t>(limit, UINT32_MAX)));
+  const auto run = [&](uint32_t extra) {
+    return pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), offset,
+                       options | extra | PCRE2_NO_UTF_CHECK, match_data_.get(), match_context_.get());
+  };
+  const int rc = run(0);
+  // The JIT keeps a backtracking frame per nested repeat on its stack ('a.' * 2100
+  // overflows PCRE2's default 32 KiB at the URL pattern); the interpreter keeps
+  // them on the heap: past kJitStackMax, the same match runs there.
+  return rc == PCRE2_ERROR_JIT_STACKLIMIT ? run(PCRE2_NO_JIT) : rc;
+}
+
 int PythonRegex::match(std::string_view subject, std::size_t offset, uint32_t options) const {
   if (signpost_ && options == 0) {
     return match_near_signposts(subject, offset);
   }
-  return pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), offset,
-                     options | PCRE2_NO_UTF_CHECK, match_data_.get(), nullptr);
+  pcre2_set_offset_limit(match_context_.get(), PCRE2_UNSET);
+  return run_pcre2(subject, offset, options);
 }
 
 std::size_t PythonRegex::next_signpost(std::string_view subject, std::size_t from) const {
@@ -750,8 +781,7 @@ int PythonRegex::match_near_signposts(std::string_view subject, std::size_t offs
       ++from;  // to a character's start
     }
     pcre2_set_offset_limit(match_context_.get(), post);  // the match starts at `post` at the latest
-    const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), from,
-                               PCRE2_NO_UTF_CHECK, match_data_.get(), match_context_.get());
+    const int rc = run_pcre2(subject, from, 0);
     if (rc != PCRE2_ERROR_NOMATCH) {
       return rc;
     }

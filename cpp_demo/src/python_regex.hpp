@@ -29,6 +29,12 @@ namespace sentiment {
 /// Throws DemoError for a construct it cannot translate.
 std::string translate_python_pattern(const std::string& pattern, const std::string& what);
 
+/// PCRE2's version ("10.42 2022-12-11"), from pcre2_config.
+std::string pcre2_version();
+
+/// Whether PCRE2 was built with its JIT compiler and it runs on this machine.
+bool pcre2_jit_available();
+
 /// A set of byte values.
 using ByteSet = std::bitset<256>;
 
@@ -97,9 +103,23 @@ class PythonRegex {
   struct MatchContextDeleter {
     void operator()(pcre2_match_context* context) const { pcre2_match_context_free(context); }
   };
+  struct JitStackDeleter {
+    void operator()(pcre2_jit_stack* stack) const { pcre2_jit_stack_free(stack); }
+  };
 
-  // pcre2_match from `offset` into match_data_ (options: 0, or those after an
-  // empty match); with no options through the signpost when there is one.
+  // The JIT stack grows on demand from 32 KiB to 8 MiB (a text of a few hundred
+  // thousand dot-joined words); a match that needs more runs in the interpreter.
+  static constexpr std::size_t kJitStackStart = 32 * 1024;
+  static constexpr std::size_t kJitStackMax = 8 * 1024 * 1024;
+  // Match limit: PCRE2's default 10,000,000, or this many steps per subject byte when more.
+  static constexpr std::size_t kMatchLimitFloor = 10000000;
+  static constexpr std::size_t kMatchStepsPerByte = 64;
+
+  // pcre2_match from `offset` into match_data_ with match_context_ (its limits
+  // set for `subject`), in the interpreter when the JIT runs out of stack.
+  int run_pcre2(std::string_view subject, std::size_t offset, uint32_t options) const;
+  // run_pcre2 from `offset` (options: 0, or those after an empty match); with
+  // no options through the signpost when there is one.
   int match(std::string_view subject, std::size_t offset, uint32_t options) const;
   int match_near_signposts(std::string_view subject, std::size_t offset) const;
   // The first position from `from` that holds a signpost byte, or the subject's size.
@@ -116,7 +136,8 @@ class PythonRegex {
   std::optional<char> signpost_byte_;        // its only byte, when it has one
   std::unique_ptr<pcre2_code, CodeDeleter> code_;
   std::unique_ptr<pcre2_match_data, MatchDataDeleter> match_data_;
-  std::unique_ptr<pcre2_match_context, MatchContextDeleter> match_context_;  // with a signpost: its offset limit
+  std::unique_ptr<pcre2_jit_stack, JitStackDeleter> jit_stack_;
+  std::unique_ptr<pcre2_match_context, MatchContextDeleter> match_context_;  // limits, JIT stack, signpost's offset limit
 };
 
 }  // namespace sentiment

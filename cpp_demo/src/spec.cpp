@@ -14,7 +14,8 @@ using nlohmann::json;
 const std::set<std::string> kKeys = {
     "max_length",     "lowercase",    "digit_pattern",   "digit_replacement", "url_pattern",
     "url_token",      "tokenizer_name", "tokenizer_steps", "padding_side",    "truncation_side",
-    "pad_token",      "pad_id",       "unk_token",       "unk_id",            "spec_version"};
+    "pad_token",      "pad_id",       "unk_token",       "unk_id",            "spec_version",
+    "max_characters", "unicode_version"};
 
 std::string get_string(const json& data, const std::string& key) {
   if (!data.at(key).is_string()) {
@@ -105,9 +106,12 @@ PreprocessingSpec parse_spec(const std::string& json_text) {
   }
   const json version = data.contains("spec_version") ? data["spec_version"] : json();
   if (!version.is_number_integer() || version.get<int64_t>() != kSpecVersion) {
+    const bool older = version.is_number_integer() && version.get<int64_t>() < kSpecVersion;
     throw DemoError("preprocessing spec version " + (version.is_null() ? std::string("(missing)") : version.dump()) +
                     " is not supported by this sentiment_demo (it reads version " + std::to_string(kSpecVersion) +
-                    "); rebuild cpp_demo from the sentiment_export version that wrote the model");
+                    "); " +
+                    (older ? "re-export the artifact with the sentiment_export of this cpp_demo"
+                           : "rebuild cpp_demo from the sentiment_export version that wrote the model"));
   }
   std::vector<std::string> unknown;
   std::vector<std::string> missing;
@@ -143,6 +147,8 @@ PreprocessingSpec parse_spec(const std::string& json_text) {
   spec.pad_id = get_integer(data, "pad_id");
   spec.unk_token = get_string(data, "unk_token");
   spec.unk_id = get_integer(data, "unk_id");
+  spec.max_characters = get_integer(data, "max_characters");
+  spec.unicode_version = get_string(data, "unicode_version");
   if (!data["tokenizer_steps"].is_array()) {
     throw DemoError("spec.json: 'tokenizer_steps' must be a list, got " + data["tokenizer_steps"].dump());
   }
@@ -152,6 +158,11 @@ PreprocessingSpec parse_spec(const std::string& json_text) {
 
   if (spec.max_length < 1) {
     throw DemoError("spec.json: max_length must be a positive integer, got " + std::to_string(spec.max_length));
+  }
+  if (spec.max_characters < spec.max_length || spec.max_characters > kMaxCharactersLimit) {
+    throw DemoError("spec.json: max_characters must be an integer from max_length (" +
+                    std::to_string(spec.max_length) + ") to " + std::to_string(kMaxCharactersLimit) + ", got " +
+                    std::to_string(spec.max_characters));
   }
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"padding_side", spec.padding_side},
                                    {"truncation_side", spec.truncation_side}}) {

@@ -8,7 +8,10 @@
 namespace sentiment {
 
 /// The spec version this program reads: sentiment_export.spec.SPEC_VERSION.
-inline constexpr int kSpecVersion = 1;
+inline constexpr int kSpecVersion = 2;
+
+/// The largest max_characters a spec may set: sentiment_export.spec.MAX_CHARACTERS_LIMIT.
+inline constexpr int64_t kMaxCharactersLimit = 10000000;
 
 /// One tokenizer step: a global regex substitution, or surrounding the text with `pad`.
 struct TokenizerStep {
@@ -33,6 +36,8 @@ struct PreprocessingSpec {
   int64_t pad_id = 0;
   std::string unk_token;
   int64_t unk_id = 1;
+  int64_t max_characters = 0;   // code points of the raw text kept before any other step
+  std::string unicode_version;  // unicodedata.unidata_version of the Python that wrote the spec
   int64_t spec_version = 0;
 };
 

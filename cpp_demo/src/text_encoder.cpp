@@ -81,6 +81,7 @@ TextEncoder::TextEncoder(PreprocessingSpec spec, const std::string& vocab_text)
                      url_digit_rules_fingerprint(spec_) == kDefaultUrlDigitRulesFingerprint),
       whitespace_("\\s", "whitespace"),
       word_character_("\\w", "word character") {
+  check_unicode_version(spec_.unicode_version);
   for (std::size_t index = 0; index < spec_.tokenizer_steps.size(); ++index) {
     const TokenizerStep& step = spec_.tokenizer_steps[index];
     Step compiled;
@@ -134,9 +135,14 @@ void TextEncoder::split_words(std::string_view piece, ByteSet present, Tokens& t
   tokens.add(text, python_word_spans(text));
 }
 
-void TextEncoder::tokenize_into(std::string_view raw, Tokens& tokens) const {
+std::string_view TextEncoder::within_budget(std::string_view text) const {
+  return keep_code_points(text, static_cast<std::size_t>(spec_.max_characters), spec_.truncation_side == "left");
+}
+
+void TextEncoder::tokenize_into(std::string_view whole, Tokens& tokens) const {
   tokens.text.clear();
   tokens.spans.clear();
+  const std::string_view raw = within_budget(whole);
   std::string text = spec_.lowercase ? python_lower(raw) : std::string(raw);
   ByteSet present = bytes_in(text);  // also holds the bytes of every piece between URLs
   std::string replaced;
@@ -153,11 +159,12 @@ void TextEncoder::tokenize_into(std::string_view raw, Tokens& tokens) const {
   split_words(std::string_view(text).substr(start), present, tokens);
 }
 
-void TextEncoder::tokenize_head_into(std::string_view text, std::size_t count, Tokens& tokens) const {
+void TextEncoder::tokenize_head_into(std::string_view whole, std::size_t count, Tokens& tokens) const {
   if (count == 0) {
     tokens = Tokens{};
     return;
   }
+  const std::string_view text = within_budget(whole);
   // Python counts the window in characters, here in bytes: where the prefix is
   // cut changes only how much is tokenized, never the tokens (see the proof).
   std::size_t window = count * kFirstGuessBytesPerToken;

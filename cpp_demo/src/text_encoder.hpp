@@ -37,7 +37,7 @@ class TextEncoder {
   /// vocabulary this encoder cannot reproduce exactly.
   TextEncoder(PreprocessingSpec spec, const std::string& vocab_text);
 
-  /// Tokens of `text` (well-formed UTF-8): lower-case, digits, URLs cut out
+  /// Tokens of `text` (well-formed UTF-8) within the spec's character budget: lower-case, digits, URLs cut out
   /// as url_token, tokenizer steps on each piece, split on whitespace.
   std::vector<std::string> tokenize(std::string_view text) const;
 
@@ -81,6 +81,10 @@ class TextEncoder {
     void add(std::string_view piece, const std::vector<std::pair<std::size_t, std::size_t>>& words);
     std::vector<std::string> strings() const;
   };
+
+  // The spec's character budget of `text`: the first (or, truncating on the
+  // left, the last) max_characters code points, before any other step.
+  std::string_view within_budget(std::string_view text) const;
 
   // tokenize and tokenize_head, into `tokens` (overwritten).
   void tokenize_into(std::string_view text, Tokens& tokens) const;

@@ -1,9 +1,17 @@
 #include "unicode_text.hpp"
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <unicode/uchar.h>
+#include <unicode/uversion.h>
 #include <unicode/utf8.h>
+
+#include "errors.hpp"
 
 namespace sentiment {
 namespace {
@@ -40,12 +48,20 @@ void append_utf8(std::string& out, char32_t c) {
   }
 }
 
-// ICU may know a newer Unicode than Python; a character assigned after
-// Python's version has no properties in Python.
+// "14.0.0" -> {14, 0, 0}; parts that are missing or not numbers count as 0.
+std::array<unsigned, 3> parse_version(const std::string& text) {
+  std::array<unsigned, 3> parts{};
+  std::sscanf(text.c_str(), "%u.%u.%u", &parts[0], &parts[1], &parts[2]);
+  return parts;
+}
+
+// ICU may know a newer Unicode than PCRE2's tables (and the Python that wrote
+// the spec); a character assigned after that version has no properties there.
 bool known_to_python(char32_t c) {
+  static const std::array<unsigned, 3> reproduced = parse_version(reproduced_unicode_version());
   UVersionInfo age;
   u_charAge(static_cast<UChar32>(c), age);
-  return age[0] < kPythonUnicodeMajor || (age[0] == kPythonUnicodeMajor && age[1] <= kPythonUnicodeMinor);
+  return std::array<unsigned, 3>{age[0], age[1], age[2]} <= reproduced;
 }
 
 bool is_cased(char32_t c) {
@@ -83,6 +99,61 @@ bool is_final_sigma(std::string_view text, std::size_t start, std::size_t end) {
 }
 
 }  // namespace
+
+std::string reproduced_unicode_version() {
+  char version[32] = {};
+  pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, version);
+  return version;
+}
+
+std::string icu_version() {
+  UVersionInfo version;
+  u_getVersion(version);
+  char text[U_MAX_VERSION_STRING_LENGTH];
+  u_versionToString(version, text);
+  return text;
+}
+
+std::string icu_unicode_version() {
+  UVersionInfo version;
+  u_getUnicodeVersion(version);
+  char text[U_MAX_VERSION_STRING_LENGTH];
+  u_versionToString(version, text);
+  return text;
+}
+
+void check_unicode_version(const std::string& version) {
+  const std::string reproduced = reproduced_unicode_version();
+  if (parse_version(version) != parse_version(reproduced)) {
+    throw DemoError("spec.json: unicode_version " + version + " cannot be reproduced by this build, whose PCRE2 (" +
+                    reproduced + " character tables) reproduces Unicode " + reproduced +
+                    " only; re-export the artifact with a Python of Unicode " + reproduced +
+                    " or build cpp_demo against a PCRE2 with Unicode " + version + " tables");
+  }
+  if (parse_version(icu_unicode_version()) < parse_version(reproduced)) {
+    throw DemoError("spec.json: unicode_version " + version + " needs ICU with Unicode " + reproduced +
+                    " or newer, this build's ICU " + icu_version() + " has Unicode " + icu_unicode_version() +
+                    "; build cpp_demo against a newer ICU");
+  }
+}
+
+std::string_view keep_code_points(std::string_view text, std::size_t count, bool from_end) {
+  if (text.size() <= count) {
+    return text;  // at most one code point per byte
+  }
+  std::size_t i = 0;
+  if (from_end) {
+    i = text.size();
+    for (std::size_t kept = 0; kept < count && i > 0; ++kept) {
+      previous_code_point(text, i);
+    }
+    return text.substr(i);
+  }
+  for (std::size_t kept = 0; kept < count && i < text.size(); ++kept) {
+    next_code_point(text, i);
+  }
+  return text.substr(0, i);
+}
 
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
   const std::size_t n = text.size();

@@ -11,10 +11,24 @@
 
 namespace sentiment {
 
-/// Unicode version of CPython 3.11's unicodedata; characters that ICU knows
-/// but that were assigned after it are treated as unassigned (as Python does).
-inline constexpr int kPythonUnicodeMajor = 14;
-inline constexpr int kPythonUnicodeMinor = 0;
+/// The Unicode version this encoder reproduces ("14.0.0"): that of PCRE2's
+/// character tables (\w, \d, \s). Characters that ICU knows but that were
+/// assigned after it are treated as unassigned, as a Python with this
+/// unicodedata version does.
+std::string reproduced_unicode_version();
+
+/// ICU's version ("72.1") and the Unicode version of its character data ("15.0").
+std::string icu_version();
+std::string icu_unicode_version();
+
+/// Throws DemoError, naming both versions, unless this encoder reproduces
+/// `version` (a spec's unicode_version): it must be reproduced_unicode_version()
+/// and ICU's Unicode must be at least as new.
+void check_unicode_version(const std::string& version);
+
+/// The first `count` code points of `text` (well-formed UTF-8), or the last
+/// `count` when `from_end`: the character budget.
+std::string_view keep_code_points(std::string_view text, std::size_t count, bool from_end);
 
 /// Byte offset of the first ill-formed UTF-8 sequence (overlong forms,
 /// surrogates and code points above U+10FFFF included), or nullopt when the

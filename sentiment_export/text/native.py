@@ -12,16 +12,19 @@ reference: the native one gives the same ids (tested on the golden hard
 cases, real reviews, adversarial and non-UTF-8 texts).
 
 Texts that have no UTF-8 form (``str`` with lone surrogates, which Python's
-own encoder accepts) are encoded by the Python path, so both backends give
-the same ids for every ``str``.
+own encoder accepts), and any text the native library fails on (it reports
+failures per text), are encoded by the Python path, so both backends give
+the same ids for every ``str`` and one text never takes down its batch.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
 DEFAULT_LIBRARY = Path(__file__).resolve().parents[2] / "build" / "libsentiment_encoder.so"
 BACKENDS = ("auto", "python", "native")
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""
 
 _CHUNK = 4096  # texts per native call: bounds the (chunk, max_length) int64 buffer
@@ -74,6 +77,8 @@ def _load_library(path: str) -> ctypes.CDLL:
             f"the native encoder library {path} has ABI version {version}, this sentiment_export speaks "
             f"{ABI_VERSION}; rebuild cpp_demo from the same source tree as the package"
         )
+    library.se_build_info.restype = ctypes.c_char_p
+    library.se_build_info.argtypes = []
     library.se_nltk_steps_fingerprint.restype = ctypes.c_uint64
     library.se_nltk_steps_fingerprint.argtypes = []
     library.se_encoder_create.restype = ctypes.c_void_p
@@ -89,14 +94,31 @@ def _load_library(path: str) -> ctypes.CDLL:
     library.se_encoder_encode_batch.restype = ctypes.c_int
     library.se_encoder_encode_batch.argtypes = [
         ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
-        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
     library.se_encoder_tokenize_batch.restype = ctypes.c_int
     library.se_encoder_tokenize_batch.argtypes = [
         ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
     ]
     return library
+
+
+def build_info() -> dict[str, object] | None:
+    """What the native library at :func:`library_path` was built with, or None when none loads.
+
+    For diagnostics (which PCRE2, whether its JIT runs, the Unicode version of
+    its character tables, ICU): ``{"abi", "pcre2", "pcre2_jit", "unicode_version", "icu"}``.
+    """
+    path = library_path()
+    if not path.is_file():
+        return None
+    try:
+        library = _load_library(str(path))
+    except NativeEncoderError as error:
+        logger.warning("%s", error)
+        return None
+    return json.loads(library.se_build_info().decode("utf-8"))
 
 
 _TOKEN_BYTES_PER_TEXT_BYTE = 3
@@ -122,20 +144,51 @@ def _utf8_batch(texts: Sequence[str]) -> tuple[bytes, np.ndarray, list[int]]:
     return b"".join(parts), offsets, unencodable
 
 
+_STATUS_SOME_FAILED = 2
+"""What se_encoder_encode_batch / se_encoder_tokenize_batch return when some texts failed (marked per text)."""
+_FIRST_FAILURE = re.compile(r"^text \d+: ")
+
+
 def _in_chunks(
-    texts: Sequence[str], native_rows: Callable[[bytes, np.ndarray, int], list], fallback: Callable[[str], list]
+    texts: Sequence[str],
+    native_rows: Callable[[bytes, np.ndarray, int, np.ndarray], tuple[list, str]],
+    fallback: Callable[[str], list],
+    what: str,
 ) -> list[list]:
-    """``native_rows(data, offsets, count)`` over chunks of the texts, in order; a text without a UTF-8
-    form (lone surrogates) goes through ``fallback`` (the Python path), so no result depends on the backend."""
+    """``native_rows(data, offsets, count, failed)`` (rows, first failure) over chunks of the texts, in order.
+
+    A text without a UTF-8 form (lone surrogates), or one the library marks in
+    ``failed`` (logged with its index in ``texts``), goes through ``fallback``
+    (the Python path), so no result depends on the backend and no text takes
+    down its batch.
+    """
     rows: list[list] = []
     for start in range(0, len(texts), _CHUNK):
         chunk = texts[start : start + _CHUNK]
         data, offsets, unencodable = _utf8_batch(chunk)
-        part = native_rows(data, offsets, len(chunk))
-        for index in unencodable:
+        failed = np.zeros(len(chunk), dtype=np.uint8)
+        part, failure = native_rows(data, offsets, len(chunk), failed)
+        if failure:
+            indices = (start + np.flatnonzero(failed)).tolist()
+            logger.warning(
+                "the native %s failed on text %s (%s)%s; encoded by the Python encoder",
+                what, indices[0], _FIRST_FAILURE.sub("", failure),
+                f" and {len(indices) - 1} more ({indices[1:6]}...)" if len(indices) > 1 else "",
+            )
+        for index in sorted(set(unencodable) | set(np.flatnonzero(failed).tolist())):
             part[index] = fallback(chunk[index])
         rows += part
     return rows
+
+
+def _check_status(status: int, error: ctypes.Array, what: str) -> str:
+    """The first failing text's message when some texts failed ("" when none); raises for a failed call."""
+    message = error.value.decode("utf-8", "replace")
+    if status == _STATUS_SOME_FAILED:
+        return message
+    if status != 0:  # not expected: every text here is well-formed UTF-8
+        raise NativeEncoderError(f"the native {what} failed: {message}")
+    return ""
 
 
 def _split_rows(flat: list, lengths: np.ndarray) -> list[list]:
@@ -201,31 +254,31 @@ class NativeEncoder:
     def encode_ids_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[int]]) -> list[list[int]]:
         """Ids of each text (truncated, not padded), one native call per chunk of texts.
 
-        A text without a UTF-8 form (lone surrogates) is encoded by ``fallback``
-        (the Python path), so the result never depends on the backend.
+        A text without a UTF-8 form (lone surrogates), or one the library fails
+        on (logged), is encoded by ``fallback`` (the Python path), so the result
+        never depends on the backend and every text gets its ids.
         """
-        return _in_chunks(texts, self._native_ids, fallback)
+        return _in_chunks(texts, self._native_ids, fallback, "encoder")
 
-    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[int]]:
+    def _native_ids(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> tuple[list[list[int]], str]:
         ids = np.empty(count * self.max_length, dtype=np.int64)
         lengths = np.empty(count, dtype=np.int64)
         error = ctypes.create_string_buffer(_ERROR_BYTES)
         status = self._library.se_encoder_encode_batch(
             self._handle, data, offsets.ctypes.data, count,
-            ids.ctypes.data, ids.size, lengths.ctypes.data, error, _ERROR_BYTES,
+            ids.ctypes.data, ids.size, lengths.ctypes.data, failed.ctypes.data, error, _ERROR_BYTES,
         )
-        if status != 0:  # not expected: every text here is well-formed UTF-8
-            raise NativeEncoderError(f"the native encoder failed: {error.value.decode('utf-8', 'replace')}")
-        return _split_rows(ids[: int(lengths.sum())].tolist(), lengths)
+        failure = _check_status(status, error, "encoder")
+        return _split_rows(ids[: int(lengths.sum())].tolist(), lengths), failure
 
     def tokenize_batch(self, texts: Sequence[str], *, fallback: Callable[[str], list[str]]) -> list[list[str]]:
         """Every token of each text (whole: not truncated), one native call per chunk of texts.
 
-        For counting a vocabulary; a text without a UTF-8 form goes through ``fallback``.
+        For counting a vocabulary; a text without a UTF-8 form or that the library fails on goes through ``fallback``.
         """
-        return _in_chunks(texts, self._native_tokens, fallback)
+        return _in_chunks(texts, self._native_tokens, fallback, "tokenizer")
 
-    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int) -> list[list[str]]:
+    def _native_tokens(self, data: bytes, offsets: np.ndarray, count: int, failed: np.ndarray) -> tuple[list[list[str]], str]:
         counts = np.empty(count, dtype=np.int64)
         needed = ctypes.c_size_t(0)
         capacity = _TOKEN_BYTES_PER_TEXT_BYTE * len(data) + count + 64  # too small only for odd texts: asked again
@@ -234,14 +287,13 @@ class NativeEncoder:
             error = ctypes.create_string_buffer(_ERROR_BYTES)
             status = self._library.se_encoder_tokenize_batch(
                 self._handle, data, offsets.ctypes.data, count, tokens, capacity,
-                ctypes.byref(needed), counts.ctypes.data, error, _ERROR_BYTES,
+                ctypes.byref(needed), counts.ctypes.data, failed.ctypes.data, error, _ERROR_BYTES,
             )
             if status != 1:
                 break
             capacity = needed.value
-        if status != 0:  # not expected: every text here is well-formed UTF-8
-            raise NativeEncoderError(f"the native tokenizer failed: {error.value.decode('utf-8', 'replace')}")
-        return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts)
+        failure = _check_status(status, error, "tokenizer")
+        return _split_rows(tokens.raw[: needed.value].decode("utf-8").split("\n")[:-1], counts), failure
 
 
 def create_native_encoder(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
+import warnings
 from collections.abc import Callable
 
-from ..errors import SpecError
+from ..errors import SpecError, UnicodeVersionWarning
 from .spec import NLTK_WORD_TOKENIZER_STEPS, PreprocessingSpec
 
 _GROUP_REFERENCE = re.compile(r"\$(\d+)")
@@ -45,11 +48,29 @@ def _compile_steps(spec: PreprocessingSpec) -> list[Callable[[str], str]]:
     return steps
 
 
+@functools.lru_cache(maxsize=None)
+def _warn_unicode_version(written: str) -> None:
+    """Warns once per process and version that a spec's Unicode version is not this Python's."""
+    warnings.warn(
+        f"the preprocessing spec was written with Unicode {written}, this Python has Unicode "
+        f"{unicodedata.unidata_version}: lower-casing and the character classes may differ for characters "
+        f"whose properties changed between them; use a Python with Unicode {written} for identical ids",
+        UnicodeVersionWarning,
+        stacklevel=4,
+    )
+
+
 class Tokenizer:
-    """Normalises and splits text exactly as the spec says (see :class:`PreprocessingSpec`)."""
+    """Normalises and splits text exactly as the spec says (see :class:`PreprocessingSpec`).
+
+    Warns (:class:`UnicodeVersionWarning`, once per version) when the spec was
+    written under another Unicode version than this Python's.
+    """
 
     def __init__(self, spec: PreprocessingSpec) -> None:
         self.spec = spec
+        if spec.unicode_version != unicodedata.unidata_version:
+            _warn_unicode_version(spec.unicode_version)
         self._digit = _compile(spec.digit_pattern, "digit_pattern")
         self._url = _compile(spec.url_pattern, "url_pattern")
         self._steps = _compile_steps(spec)
@@ -61,6 +82,14 @@ class Tokenizer:
             and spec.url_pattern == defaults.url_pattern
             and (spec.digit_pattern, spec.digit_replacement) == (defaults.digit_pattern, defaults.digit_replacement)
         )
+
+    def within_budget(self, text: str) -> str:
+        """The first (truncation "right") or last ("left") ``spec.max_characters`` code points of ``text``:
+        the first step, so that the work per text is bounded by the spec."""
+        budget = self.spec.max_characters
+        if len(text) <= budget:
+            return text
+        return text[:budget] if self.spec.truncation_side == "right" else text[-budget:]
 
     def normalize(self, text: str) -> str:
         """Lower-casing and digit replacement: the steps applied to the whole text."""
@@ -89,8 +118,8 @@ class Tokenizer:
         return pieces
 
     def tokenize(self, text: str) -> list[str]:
-        """All tokens of ``text``; each URL becomes ``spec.url_token``."""
-        first, *after_urls = self.split_at_urls(self.normalize(text))
+        """All tokens of ``text`` within the character budget; each URL becomes ``spec.url_token``."""
+        first, *after_urls = self.split_at_urls(self.normalize(self.within_budget(text)))
         tokens = self.split_words(first)
         for piece in after_urls:
             tokens.append(self.spec.url_token)
@@ -115,6 +144,7 @@ class Tokenizer:
         """
         if count <= 0:
             return []
+        text = self.within_budget(text)
         window = count * _FIRST_GUESS_CHARS_PER_TOKEN
         while self._head_shortcut and window < len(text):
             whitespace = _WHITESPACE.search(text, window)

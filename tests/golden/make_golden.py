@@ -123,6 +123,14 @@ HARD_CASES: tuple[tuple[str, str], ...] = (
     ("longer than max_length", " ".join(f"word{index % 7}" for index in range(260)) + " end."),
     ("long run of one character", "a" * 5000),
     ("long punctuation run", "!" * 300),
+    # the character budget (max_characters, 10,000 by default): cut inside a word, and the
+    # texts whose one URL-step match ran out of PCRE2's default JIT stack
+    ("longer than the character budget", "good " * 1999 + "greatness and more"),
+    ("dot-joined words past the budget", "review." * 1500),
+    ("dot-joined letters past the budget", "a." * 5100),
+    ("dot-joined digits past the budget", "0." * 5100),
+    ("no whitespace past the budget", "x" * 12_000),
+    ("punctuation and spaces past the budget", "! " * 6000),
 )
 
 
