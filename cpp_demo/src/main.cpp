@@ -290,7 +290,6 @@ void print_batch(const Options& options, const sentiment::TextEncoder& encoder, 
   for (const std::string& line : lines) {
     std::cout << line << "\n";
   }
-  return failed;
 }
 
 // Encodes every input once and reports the encoder's throughput (reading and
