@@ -61,6 +61,16 @@ def add_public_key_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_trust_custom_rules_option(parser: argparse.ArgumentParser) -> None:
+    """``--trust-custom-rules``: the CLI face of ``load_artifact(..., trust_custom_rules=True)``."""
+    parser.add_argument(
+        "--trust-custom-rules",
+        action="store_true",
+        help="accept an artifact whose spec rules (regular expressions) are not a rule set sentiment_export ships; "
+        "Python's re has no time limit, so only for artifacts from a source you trust",
+    )
+
+
 def set_torch_threads(args: argparse.Namespace) -> None:
     """Apply ``--torch-threads`` if the subcommand has it and it was given (imports torch only then)."""
     threads = getattr(args, "torch_threads", None)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from .options import EXIT_OK, EXIT_USAGE, MAX_THREADS, bounded_int
+from .options import EXIT_OK, EXIT_USAGE, MAX_THREADS, add_trust_custom_rules_option, bounded_int
 
 _CHUNK_TEXTS = 4096
 """Lines scored per call, so that a file of any size streams in bounded memory."""
@@ -72,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exit with status 1 on a line that is not valid UTF-8 instead of skipping it",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_trust_custom_rules_option(parser)
     parser.set_defaults(handler=run_predict)
 
 
@@ -154,7 +155,7 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     if args.texts and args.input is not None:
         err.write("error: give texts as arguments or with --input, not both\n")
         return EXIT_USAGE
-    options = {"device": args.device, "precision": args.precision}
+    options = {"device": args.device, "precision": args.precision, "trust_custom_rules": args.trust_custom_rules}
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
     if args.ort_threads is not None:

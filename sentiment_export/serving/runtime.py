@@ -120,6 +120,7 @@ class SentimentModel:
         session_options: ort.SessionOptions | None = None,
         encoder_backend: str = "auto",
         public_key: str | os.PathLike[str] | None = None,
+        trust_custom_rules: bool = False,
     ) -> SentimentModel:
         """Load and verify the artifact at ``path`` (directory, .tar.gz or .zip) and start a session.
 
@@ -135,6 +136,9 @@ class SentimentModel:
         ``public_key``: a PEM public key; the artifact must then be signed by
         its private half with every file unchanged (see
         :mod:`sentiment_export.signing`), checked before any session starts.
+        ``trust_custom_rules``: accept a spec whose rules are not a rule set
+        sentiment_export ships (see :func:`load_artifact`; Python's ``re`` has
+        no time bound, so only for artifacts from a source you trust).
 
         Raises :class:`ArtifactError` for a missing, corrupted or unloadable
         artifact (:class:`SignatureError` when the signature check fails), :class:`DeviceError` as above, and ``ValueError`` /
@@ -144,7 +148,7 @@ class SentimentModel:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
         _check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
-        artifact = load_artifact(path, public_key=public_key)
+        artifact = load_artifact(path, public_key=public_key, trust_custom_rules=trust_custom_rules)
         encoder = artifact.encoder(backend=encoder_backend)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(

@@ -86,6 +86,7 @@ class _Job:
     batch_size: int
     strict: bool
     text_col: str
+    trust_custom_rules: bool = False
 
 
 def score_dataframe(
@@ -98,6 +99,7 @@ def score_dataframe(
     precision: str = "fp32",
     batch_size: int | None = None,
     strict: bool = False,
+    trust_custom_rules: bool = False,
 ) -> DataFrame:
     """``df`` with two columns added: ``score_col`` (double, P(positive)) and ``label_col``
     (``"positive"`` iff score >= 0.5, else ``"negative"``), the values of :meth:`SentimentModel.predict`.
@@ -108,7 +110,8 @@ def score_dataframe(
     or ``"int8"``. ``batch_size``: texts per onnxruntime run (1 to
     :data:`MAX_BATCH_SIZE`; default: :class:`SentimentModel`'s). ``strict``:
     fail the job on the first null or undecodable text instead of giving it a
-    null score and label.
+    null score and label. ``trust_custom_rules``: accept an artifact whose
+    spec rules are not a shipped rule set (see :func:`load_artifact`).
 
     Lazy like every DataFrame transformation: the scoring runs when an action
     (``write``, ``collect``, ...) runs. Raises, at the call: ``TypeError`` when
@@ -128,7 +131,8 @@ def score_dataframe(
     options = {} if batch_size is None else {"batch_size": _check_batch_size(batch_size)}
     # Verified on the driver: a bad artifact or option fails here, before any job; the session is dropped.
     driver_model = SentimentModel.load(
-        _resolve_artifact(artifact), device="cpu", precision=precision, intra_op_threads=1, **options
+        _resolve_artifact(artifact), device="cpu", precision=precision, intra_op_threads=1,
+        trust_custom_rules=trust_custom_rules, **options
     )
     job = _Job(
         artifact=os.fspath(artifact),
@@ -137,6 +141,7 @@ def score_dataframe(
         batch_size=driver_model.batch_size,
         strict=strict,
         text_col=text_col,
+        trust_custom_rules=trust_custom_rules,
     )
     scored = df.withColumn(_SCRATCH_COLUMN, _udf(job)(_column(text_col)))
     # One Python evaluation feeds both fields (the plan holds a single ArrowEvalPython node).
@@ -229,9 +234,12 @@ def _load_on_worker(job: _Job, threads: int) -> SentimentModel:
     path = _resolve_artifact(job.artifact)
     if path.is_file():  # an archive: unpacked once per worker below SparkFiles, which Spark removes at the end
         target = Path(SparkFiles.getRootDirectory()) / f"sentiment-artifact-{job.fingerprint[:16]}-{os.getpid()}"
-        path = target if (target / "manifest.json").is_file() else load_artifact(path, extract_to=target).root
+        path = target if (target / "manifest.json").is_file() else load_artifact(
+            path, extract_to=target, trust_custom_rules=job.trust_custom_rules
+        ).root
     model = SentimentModel.load(
-        path, device="cpu", precision=job.precision, batch_size=job.batch_size, intra_op_threads=threads
+        path, device="cpu", precision=job.precision, batch_size=job.batch_size, intra_op_threads=threads,
+        trust_custom_rules=job.trust_custom_rules,
     )
     if _fingerprint(model.artifact.manifest) != job.fingerprint:
         raise ArtifactError(
