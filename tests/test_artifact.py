@@ -154,6 +154,14 @@ def test_pack_round_trip(artifact_copy: Path, tmp_path: Path, fmt: str) -> None:
     assert default.root.is_dir() and default.root != unpacked.root
 
 
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_a_packed_archive_is_readable_like_the_directory_files(exported_artifact: Path, tmp_path: Path, fmt: str) -> None:
+    copy = Path(shutil.copytree(exported_artifact, tmp_path / exported_artifact.name))
+    archive = pack_artifact(copy, fmt)
+    assert stat.S_IMODE(archive.stat().st_mode) == stat.S_IMODE((exported_artifact / "model.onnx").stat().st_mode) == 0o644
+    assert not list(tmp_path.glob(".*.tmp"))  # still written through a temporary file, renamed
+
+
 def test_unpack_refuses_a_non_empty_target(artifact_copy: Path, tmp_path: Path) -> None:
     archive = pack_artifact(artifact_copy, "zip")
     (tmp_path / "busy").mkdir()

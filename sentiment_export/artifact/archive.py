@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from ..errors import ArtifactError
+from .layout import FILE_MODE
 
 PACK_FORMATS = ("tar.gz", "zip")
 
@@ -37,7 +38,8 @@ MAX_MEMBERS = 256
 def pack_artifact(directory: str | os.PathLike[str], fmt: str) -> Path:
     """Pack an artifact directory into ``<directory>.tar.gz`` or ``.zip`` (one top-level folder).
 
-    Written to a temporary name first and renamed, so a crash leaves no half archive.
+    Written to a temporary name first and renamed, so a crash leaves no half archive; readable by
+    all like the directory's files (:data:`~sentiment_export.artifact.layout.FILE_MODE`).
     """
     directory = Path(directory)
     if fmt not in PACK_FORMATS:
@@ -55,6 +57,7 @@ def pack_artifact(directory: str | os.PathLike[str], fmt: str) -> Path:
             with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for member in members:
                     archive.write(member, arcname=f"{directory.name}/{member.name}")
+        os.chmod(tmp_name, FILE_MODE)  # mkstemp made it private (0600)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
