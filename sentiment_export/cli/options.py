@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
-"""0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input."""
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+"""0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input;
+3 (``predict``, as the C++ demo) some texts were not valid UTF-8 and were reported, the others scored."""
 
 MAX_THREADS = 256
 
