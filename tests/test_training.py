@@ -302,6 +302,18 @@ def test_cli_reports_bad_data_without_traceback(capsys: pytest.CaptureFixture[st
     assert "error: data directory" in capsys.readouterr().err
 
 
+def test_cli_names_a_truncated_bz2_data_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import bz2
+
+    data = b"".join(b"__label__%d review %d\n" % (1 + index % 2, index) for index in range(20_000))
+    compressed = bz2.compress(data)
+    (tmp_path / "train.ft.txt.bz2").write_bytes(compressed[: len(compressed) // 2])
+    (tmp_path / "test.ft.txt").write_bytes(data[:2000])
+    assert main(["--data-dir", str(tmp_path), "--no-export", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "train.ft.txt.bz2: the file breaks off after line" in err and "Traceback" not in err
+
+
 def _exit_status(argv: list[str]) -> int:
     """main's exit status, whether it returns it or argparse exits with it."""
     try:
