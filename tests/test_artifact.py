@@ -363,3 +363,26 @@ def test_encrypted_zip_member_is_refused(tmp_path: Path) -> None:
     _patch_last_member(archive, "flags", 0x1)
     with pytest.raises(ArtifactError, match=r"'artifact/model\.onnx' encrypted; artifact archives are not encrypted"):
         load_artifact(archive, extract_to=tmp_path / "out")
+
+
+@pytest.mark.parametrize("found", [True, 1.0])
+def test_a_format_version_that_only_equals_1_is_refused(artifact_copy: Path, found: object) -> None:
+    _rewrite_manifest(artifact_copy, format_version=found)
+    with pytest.raises(ArtifactError, match=rf"format version {found!r}; this sentiment_export reads format version 1 only"):
+        load_artifact(artifact_copy)
+
+
+@pytest.mark.parametrize("kind", [str, float])
+def test_a_file_size_that_is_not_a_json_integer_names_its_type(artifact_copy: Path, kind: type) -> None:
+    manifest = json.loads((artifact_copy / "manifest.json").read_text(encoding="utf-8"))
+    size = manifest["files"]["vocab.txt"]["size"]
+    manifest["files"]["vocab.txt"]["size"] = kind(size)
+    _rewrite_manifest(artifact_copy, files=manifest["files"])
+    with pytest.raises(ArtifactError, match=rf"files/vocab\.txt/size: {kind(size)!r} is not of type 'integer'"):
+        load_artifact(artifact_copy)
+
+
+def test_a_hidden_file_is_unlisted_like_any_other(artifact_copy: Path) -> None:
+    (artifact_copy / ".model.onnx.swp").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match=r"holds \['\.model\.onnx\.swp'\], not listed in manifest\.json"):
+        load_artifact(artifact_copy)

@@ -155,8 +155,8 @@ def _check_files(root: Path, manifest: Manifest) -> None:
     unlisted = sorted(
         child.name
         for child in root.iterdir()
-        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files and not child.name.startswith(".")
-    )
+        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files
+    )  # hidden files too: nothing in an artifact is exempt from the manifest
     if unlisted:
         raise ArtifactError(
             f"artifact {root} holds {unlisted}, not listed in {MANIFEST_FILENAME}; an artifact holds only "
