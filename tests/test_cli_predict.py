@@ -103,7 +103,8 @@ def test_module_entry_point_reads_stdin(exported_artifact: Path, model: Sentimen
     ("argv", "message"),
     [
         (["--device", "cuda", "hi"], r"error: device='cuda' was requested but .*or device='cpu'"),
-        (["--batch-size", "0", "hi"], r"error: batch_size must be >= 1, got 0"),
+        (["--batch-size", "0", "hi"], r"error: batch_size must be between 1 and 4096, got 0"),
+        (["--batch-size", "100000", "hi"], r"error: batch_size must be between 1 and 4096, got 100000"),
     ],
 )
 def test_library_errors_are_one_line_exit_2_without_traceback(exported_artifact: Path, capsys, argv, message) -> None:

@@ -424,6 +424,30 @@ def test_a_run_failing_before_its_first_checkpoint_removes_the_directory_it_made
     assert (mine / "notes.txt").read_text(encoding="utf-8") == "kept"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--torch-threads", "100000"], "argument --torch-threads: must be between 1 and 256, got 100000"),
+        (["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, got -1"),
+        (["--val-seed", str(2**40)], "argument --val-seed: must be between 0 and 4294967295"),
+        (["--max-steps", "-5"], "argument --max-steps: must be between 0 and 1000000000, got -5"),
+    ],
+)
+def test_numeric_run_flags_are_bounded(capsys, argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"batch_size": 10**7}, "batch_size must be between 1 and 65,536, got 10000000"), ({"epochs": 10**6}, "epochs must be between 1 and 10,000")],
+)
+def test_optimisation_sizes_are_bounded(override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PRESETS["default"].with_overrides(**override)
+
+
 def test_old_threads_spelling_still_works_with_a_warning(capsys) -> None:
     assert build_parser().parse_args(["--threads", "3"]).torch_threads == 3
     assert "--threads is deprecated; use --torch-threads" in capsys.readouterr().err

@@ -72,11 +72,17 @@ class Prediction:
         return asdict(self)
 
 
-def _check_batch_size(batch_size: int) -> int:
+MAX_BATCH_SIZE = 4096
+"""Texts per onnxruntime run at most: a batch is padded to its longest text and held whole in memory
+(the server's --max-batch-size has the same bound)."""
+
+
+def check_batch_size(batch_size: int) -> int:
+    """``batch_size`` if it is an int in [1, :data:`MAX_BATCH_SIZE`]; else TypeError / ValueError naming the bounds."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
     return batch_size
 
 
@@ -146,7 +152,7 @@ class SentimentModel:
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
-        _check_batch_size(batch_size)  # before the (slow) artifact checks
+        check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path, public_key=public_key, trust_custom_rules=trust_custom_rules)
         encoder = artifact.encoder(backend=encoder_backend)
@@ -173,7 +179,7 @@ class SentimentModel:
 
     @batch_size.setter
     def batch_size(self, value: int) -> None:
-        self._batch_size = _check_batch_size(value)
+        self._batch_size = check_batch_size(value)
 
     @property
     def providers(self) -> list[str]:

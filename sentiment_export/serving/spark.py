@@ -55,7 +55,7 @@ import pandas as pd
 from ..artifact.loader import load_artifact
 from ..artifact.manifest import Manifest
 from ..errors import ArtifactError, DataFormatError
-from .runtime import SentimentModel
+from .runtime import SentimentModel, check_batch_size
 
 try:
     from pyspark import SparkFiles, TaskContext
@@ -66,10 +66,6 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     raise ImportError(
         f"sentiment_export.spark needs pyspark ({error}); install the extra: pip install 'sentiment_export[spark]'"
     ) from error
-
-MAX_BATCH_SIZE = 4096
-"""Texts per onnxruntime run at most: a batch is padded to its longest text, and every Python worker
-holds one such batch per concurrent task."""
 
 _RESULT = StructType([StructField("score", DoubleType()), StructField("label", StringType())])
 _TEXT_TYPES = (StringType, BinaryType)
@@ -108,7 +104,7 @@ def score_dataframe(
     file name of an archive shipped with ``SparkContext.addFile`` /
     ``spark-submit --files`` (see the module doc). ``precision``: ``"fp32"``
     or ``"int8"``. ``batch_size``: texts per onnxruntime run (1 to
-    :data:`MAX_BATCH_SIZE`; default: :class:`SentimentModel`'s). ``strict``:
+    :data:`~sentiment_export.serving.runtime.MAX_BATCH_SIZE`; default: :class:`SentimentModel`'s). ``strict``:
     fail the job on the first null or undecodable text instead of giving it a
     null score and label. ``trust_custom_rules``: accept an artifact whose
     spec rules are not a shipped rule set (see :func:`load_artifact`).
@@ -128,7 +124,7 @@ def score_dataframe(
     _check_columns(df, text_col=text_col, score_col=score_col, label_col=label_col)
     if not isinstance(strict, bool):
         raise TypeError(f"strict must be True or False, got {strict!r}")
-    options = {} if batch_size is None else {"batch_size": _check_batch_size(batch_size)}
+    options = {} if batch_size is None else {"batch_size": check_batch_size(batch_size)}
     # Verified on the driver: a bad artifact or option fails here, before any job; the session is dropped.
     driver_model = SentimentModel.load(
         _resolve_artifact(artifact), device="cpu", precision=precision, intra_op_threads=1,
@@ -178,14 +174,6 @@ def _check_columns(df: DataFrame, *, text_col: str, score_col: str, label_col: s
     for option, name in (("score_col", score_col), ("label_col", label_col)):
         if name in fields or name == _SCRATCH_COLUMN:
             raise ValueError(f"df already has a column {name!r}; pass {option}= another name, or drop that column")
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
-    return batch_size
 
 
 def _fingerprint(manifest: Manifest) -> str:
