@@ -6,7 +6,7 @@ function (:func:`export_artifact`, :func:`load_artifact`,
 API share one code path. Flags name the same things as ``python -m
 training``'s (:mod:`sentiment_export.cli.options`); exit status: 0 success, 1 a
 check failed (parity, checksums, signature, known answers), 2 bad usage or
-bad input (message on stderr, no traceback).
+bad input (message on stderr, no traceback), 3 (``predict``) some texts were not UTF-8.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentiment-export",
         description="Export a trained SentimentNet checkpoint to a verified artifact, inspect, verify, sign and use it. "
-        "Exit status: 0 ok, 1 a check failed, 2 bad usage or input.",
+        "Exit status: 0 ok, 1 a check failed, 2 bad usage or input, 3 (predict) some texts were not UTF-8.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO) on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
