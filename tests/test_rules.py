@@ -73,9 +73,18 @@ def test_a_changed_rule_is_named(change: dict, named: str) -> None:
     assert re.search(named, problem)
 
 
+def test_changed_and_removed_steps_are_named_once_each() -> None:
+    spec = PreprocessingSpec().to_dict()
+    steps = spec["tokenizer_steps"]
+    spec["tokenizer_steps"] = [steps[0], {"pattern": "(x+)+y", "replacement": ""}, *steps[2:5], *steps[7:]]
+    problem = untrusted_rules_problem(spec)
+    assert problem is not None
+    assert re.search(r"tokenizer_steps: step 1 \{\"pattern\": \"\(x\+\)\+y\".* is not a shipped step; shipped steps 5\.\.6 are missing$", problem)
+
+
 def test_a_hostile_spec_is_refused_at_load_naming_the_step_and_the_opt_in(hostile_artifact: Path) -> None:
-    with pytest.raises(ArtifactError, match=r"spec\.json: its preprocessing rules .* tokenizer_steps: step 0 .*\(a\+\)\+.*"
-                       r"trust_custom_rules=True \(CLI: --trust-custom-rules\)"):
+    with pytest.raises(ArtifactError, match=r"spec\.json: its preprocessing rules .* tokenizer_steps: step 0 [^;]*\(a\+\)\+[^;]* is not a "
+                       r"shipped step\. .*trust_custom_rules=True \(CLI: --trust-custom-rules\)"):
         load_artifact(hostile_artifact)
     with pytest.raises(ArtifactError, match=r"not a rule set sentiment_export ships"):
         SentimentModel.load(hostile_artifact, device="cpu")

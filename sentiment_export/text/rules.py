@@ -13,6 +13,7 @@ do not enter the fingerprint, so every preset shares one rule set.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -56,15 +57,24 @@ def rule_differences(spec: Mapping[str, Any]) -> list[str]:
         if found[name] == shipped[name]:
             continue
         if name == "tokenizer_steps" and isinstance(found[name], list):
-            steps, ours = found[name], shipped[name]
-            changed = [index for index in range(len(steps)) if index >= len(ours) or steps[index] != ours[index]]
-            named = ", ".join(f"step {index} {json.dumps(steps[index], ensure_ascii=False):.80}" for index in changed[:_MAX_DIFFERENCES])
-            more = f" and {len(changed) - _MAX_DIFFERENCES} more" if len(changed) > _MAX_DIFFERENCES else ""
-            count = f" ({len(steps)} steps, the shipped rules have {len(ours)})" if len(steps) != len(ours) else ""
-            differences.append(f"tokenizer_steps: {named or 'steps removed'}{more}{count}")
+            differences.append(f"tokenizer_steps: {_step_differences(shipped[name], found[name])}")
         else:
             differences.append(f"{name} = {json.dumps(found[name], ensure_ascii=False):.80}")
     return differences
+
+
+def _step_differences(shipped: list[Any], found: list[Any]) -> str:
+    """The steps inserted, changed or removed relative to the shipped ones (an insertion is one change, not a shift)."""
+    as_text = [json.dumps(step, ensure_ascii=False) for step in found]
+    matcher = difflib.SequenceMatcher(a=[json.dumps(step, ensure_ascii=False) for step in shipped], b=as_text, autojunk=False)
+    phrases = []
+    for tag, first, last, new_first, new_last in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            phrases += [f"step {index} {as_text[index]:.80} is not a shipped step" for index in range(new_first, new_last)]
+        elif tag == "delete":
+            phrases.append(f"shipped steps {first}..{last - 1} are missing")
+    more = f" and {len(phrases) - _MAX_DIFFERENCES} more" if len(phrases) > _MAX_DIFFERENCES else ""
+    return "; ".join(phrases[:_MAX_DIFFERENCES]) + more
 
 
 def untrusted_rules_problem(spec: Mapping[str, Any]) -> str | None:
