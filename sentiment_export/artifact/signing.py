@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import SignatureError, SigningKeyError
 from ..fileio import atomic_write_bytes, sha256_file
 from .archive import pack_artifact
-from .layout import MANIFEST_FILENAME, SIGNATURE_FILENAME
+from .layout import FILE_MODE, MANIFEST_FILENAME, SIGNATURE_FILENAME
 from .loader import Artifact, load_artifact
 
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -309,5 +309,5 @@ def _sign_directory(root: Path, private_key: str | os.PathLike[str], password: b
             private_key=Path(private_key), password=password
         ).set_hashing_config(_hashing_config(hashing)).sign(root, bundle)
         atomic_write_bytes(target, bundle.read_bytes())
-    target.chmod(0o644)
+    target.chmod(FILE_MODE)
     return target
