@@ -220,7 +220,8 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 if progress is not None:
                     progress.close()
     rate = scored / max(time.perf_counter() - start, 1e-9)
-    skipped_note = f", {skipped} line{'s' * (skipped != 1)} skipped" if skipped else ""
+    unit = "argument" if args.texts else "line"
+    skipped_note = f", {skipped} {unit}{'s' * (skipped != 1)} skipped" if skipped else ""
     err.write(
         f"{scored} text{'s' * (scored != 1)}{skipped_note}, providers {', '.join(model.providers)}, "
         f"{rate:.1f} texts/s\n"
