@@ -109,3 +109,13 @@ def test_the_cli_refuses_a_custom_spec_with_usage_or_check_status(hostile_artifa
 def test_info_with_the_opt_in_reads_a_custom_spec(hostile_artifact: Path, capsys) -> None:
     assert main(["info", "--trust-custom-rules", str(hostile_artifact)]) == 0
     assert capsys.readouterr().out.startswith("tiny 1.0.0")
+
+
+def test_the_server_refuses_a_custom_spec_unless_told_to_trust_it(hostile_artifact: Path) -> None:
+    from sentiment_export.serving.http.errors import ServeError
+    from sentiment_export.serving.http.registry import load_models
+
+    with pytest.raises(ServeError, match=r"cannot serve .*not a rule set sentiment_export ships.*--trust-custom-rules"):
+        load_models([hostile_artifact], device="cpu", precision="fp32", threads=1)
+    registry = load_models([hostile_artifact], device="cpu", precision="fp32", threads=1, trust_custom_rules=True)
+    assert registry.get("tiny").model.predict(["fine"])
