@@ -36,8 +36,11 @@ from typing import Any
 
 from sentiment_export import PreprocessingSpec, TextEncoder, Vocabulary
 from sentiment_export.data.amazon import read_reviews
+from sentiment_export.cli.options import bounded_int
 from sentiment_export.errors import NativeEncoderError
 from sentiment_export.text.spec import MAX_CHARACTERS_LIMIT
+
+from . import MAX_TEXTS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (REPO / "training" / "default_data" / "test.ft.txt.bz2", REPO.parent / "shared" / "data" / "imdb" / "test.ft.txt.bz2")
@@ -146,7 +149,7 @@ def measure_encoders(texts: Sequence[str], *, encoder: TextEncoder | None = None
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", action="append", help="reviews file; repeatable (default: snippets test, imdb test if present)")
-    parser.add_argument("--limit", type=int, default=None, help="first N texts of each file")
+    parser.add_argument("--limit", type=bounded_int(1, MAX_TEXTS), default=None, help="first N texts of each file")
     args = parser.parse_args(argv)
     files = [Path(path) for path in args.data] if args.data else [path for path in DEFAULT_DATA if path.is_file()]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; single process")

@@ -37,6 +37,10 @@ import torch
 
 from sentiment_export import SentimentModel, load_artifact
 from sentiment_export.serving.providers import cuda_in_build, default_intra_op_threads, nvidia_driver_present
+from sentiment_export.cli.options import MAX_THREADS, bounded_int
+from sentiment_export.serving.runtime import MAX_BATCH_SIZE
+
+from . import MAX_TEXTS
 
 from .run_all import (
     IMDB,
@@ -126,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifact", action="append", required=True, help="artifact directory (repeat for more)")
     parser.add_argument("--snippets", type=Path, default=SNIPPETS, help="snippets test file (default: embedded)")
     parser.add_argument("--imdb", type=Path, default=IMDB, help="imdb test file; skipped when absent")
-    parser.add_argument("--snippets-texts", type=int, default=2000, help="texts from its head (default 2000)")
-    parser.add_argument("--imdb-texts", type=int, default=2000, help="texts from its head (default 2000)")
-    parser.add_argument("--latency-texts", type=int, default=100, help="single-text calls per way (default 100)")
-    parser.add_argument("--batch-size", type=int, default=256, help="texts per batch, every way (default 256)")
-    parser.add_argument("--threads", type=int, default=default_intra_op_threads(),
+    parser.add_argument("--snippets-texts", type=bounded_int(1, MAX_TEXTS), default=2000, help="texts from its head (default 2000)")
+    parser.add_argument("--imdb-texts", type=bounded_int(1, MAX_TEXTS), default=2000, help="texts from its head (default 2000)")
+    parser.add_argument("--latency-texts", type=bounded_int(1, MAX_TEXTS), default=100, help="single-text calls per way (default 100)")
+    parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=256, help="texts per batch, every way (default 256)")
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=default_intra_op_threads(),
                         help="onnxruntime intra-op threads (the CPU reference; default: the runtime's)")
     parser.add_argument("--atol", type=float, default=1e-5, help="largest allowed |P - P_cpu| in fp32")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")

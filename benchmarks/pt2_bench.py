@@ -31,6 +31,10 @@ from sentiment_export.data.amazon import read_reviews
 from sentiment_export.export.parity import eager_runner, torchscript_runner
 from sentiment_export.export.pt2 import aoti_runner
 from sentiment_export.serving.providers import create_session, session_options
+from sentiment_export.cli.options import MAX_THREADS, bounded_int
+from sentiment_export.serving.runtime import MAX_BATCH_SIZE
+
+from . import MAX_REPEATS, MAX_TEXTS
 
 SNIPPETS_TEST = Path(__file__).resolve().parents[1] / "training" / "default_data" / "test.ft.txt.bz2"
 LIMITS = {"count": (1, 100_000), "batch_size": (1, 4096), "threads": (1, 256), "repeats": (1, 20), "latency_texts": (1, 10_000)}
@@ -42,11 +46,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifact", required=True, type=Path, help="artifact directory holding model.pt2")
     parser.add_argument("--texts", type=Path, default=SNIPPETS_TEST, help="reviews file (default: the snippets test set)")
-    parser.add_argument("--count", type=int, default=2000, help="texts to score (the file's first N)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime intra-op threads")
-    parser.add_argument("--repeats", type=int, default=3, help="passes over all texts; the best is reported")
-    parser.add_argument("--latency-texts", type=int, default=200, help="texts scored one at a time for the p50")
+    parser.add_argument("--count", type=bounded_int(1, MAX_TEXTS), default=2000, help="texts to score (the file's first N)")
+    parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=64)
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=1, help="torch and onnxruntime intra-op threads")
+    parser.add_argument("--repeats", type=bounded_int(1, MAX_REPEATS), default=3, help="passes over all texts; the best is reported")
+    parser.add_argument("--latency-texts", type=bounded_int(1, MAX_TEXTS), default=200, help="texts scored one at a time for the p50")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     args = parser.parse_args(argv)
     for name, (low, high) in LIMITS.items():

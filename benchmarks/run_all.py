@@ -47,7 +47,11 @@ from sentiment_export import (
 )
 from sentiment_export.data.amazon import read_reviews
 from sentiment_export.serving.providers import default_intra_op_threads
-from sentiment_export.serving.runtime import DEFAULT_BATCH_SIZE
+from sentiment_export.cli.options import MAX_THREADS, bounded_int
+from sentiment_export.serving.runtime import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from training.presets import MAX_BATCH_SIZE as MAX_TRAIN_BATCH_SIZE
+
+from . import MAX_TEXTS
 
 from .article_baseline import ArticleNet, article_scores, left_padded, train_article_loop, unsupported_reason
 from .encoder_bench import measure_encoders
@@ -472,18 +476,18 @@ def run(argv: Sequence[str] | None = None) -> Results:
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke test, figures meaningless")
     parser.add_argument("--snippets", type=Path, default=SNIPPETS)
     parser.add_argument("--imdb", type=Path, default=IMDB)
-    parser.add_argument("--snippets-texts", type=int, help="texts from the head of the snippets test set (default 1000; quick 24)")
-    parser.add_argument("--imdb-texts", type=int, help="texts from the head of the imdb test set (default 300; quick 8)")
-    parser.add_argument("--latency-texts", type=int, help="single-text calls per row (default 60; quick 3)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--snippets-texts", type=bounded_int(1, MAX_TEXTS), help="texts from the head of the snippets test set (default 1000; quick 24)")
+    parser.add_argument("--imdb-texts", type=bounded_int(1, MAX_TEXTS), help="texts from the head of the imdb test set (default 300; quick 8)")
+    parser.add_argument("--latency-texts", type=bounded_int(1, MAX_TEXTS), help="single-text calls per row (default 60; quick 3)")
+    parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=DEFAULT_BATCH_SIZE,
                         help=f"texts per batch, every way (default: the runtime's, {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--threads", type=int, default=default_intra_op_threads(),
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=default_intra_op_threads(),
                         help="onnxruntime intra-op threads, and torch's for the matmul ceiling (default: the runtime's)")
-    parser.add_argument("--torch-threads", type=int, default=1,
+    parser.add_argument("--torch-threads", type=bounded_int(1, MAX_THREADS), default=1,
                         help="torch threads for the article, eager, TorchScript and training rows (default 1: "
                              "faster for these LSTMs on a small shared CPU; benchmarks/README.md, Decisions)")
-    parser.add_argument("--train-steps", type=int, help="optimizer steps per training loop (default by model size)")
-    parser.add_argument("--train-batch-size", type=int,
+    parser.add_argument("--train-steps", type=bounded_int(1, MAX_TEXTS), help="optimizer steps per training loop (default by model size)")
+    parser.add_argument("--train-batch-size", type=bounded_int(1, MAX_TRAIN_BATCH_SIZE),
                         help="reviews per training step, both loops (default: the artifact's preset's; 64 for a "
                              "seed-size model, whose article loop needs minutes per 400-review step here)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")

@@ -33,6 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from sentiment_export.data.amazon import ReviewFile
+from sentiment_export.cli.options import bounded_int
+
+from . import MAX_TEXTS
+
+MAX_CLIENTS = 4096
+"""Concurrent client connections at most (each is an open socket and a task)."""
 
 _REPO = Path(__file__).resolve().parents[1]
 _SNIPPETS = _REPO / "training" / "default_data" / "test.ft.txt.bz2"
@@ -160,9 +166,9 @@ def ceiling(model, texts: list[str], *, repeats: int = 3) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifact", default=str(_REPO / "artifacts" / "sentiment-default-1.0.0"))
-    parser.add_argument("--requests", type=int, default=2000, help="requests per cell (each also stops after 120 s)")
-    parser.add_argument("--texts", type=int, default=1000, help="distinct texts per data set, sent round-robin")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64, 256])
+    parser.add_argument("--requests", type=bounded_int(1, MAX_TEXTS), default=2000, help="requests per cell (each also stops after 120 s)")
+    parser.add_argument("--texts", type=bounded_int(1, MAX_TEXTS), default=1000, help="distinct texts per data set, sent round-robin")
+    parser.add_argument("--concurrency", type=bounded_int(1, MAX_CLIENTS), nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--imdb", type=Path, default=_IMDB, help="imdb reviews file (skipped when absent)")
     parser.add_argument("--server-option", action="append", default=[], metavar="OPT",
                         help="extra option for both servers, e.g. --server-option=--ort-threads=1 (repeatable)")

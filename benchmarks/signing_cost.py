@@ -27,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sentiment_export import SentimentModel, check_known_answers, load_artifact, sign_artifact, verify_signature
 from sentiment_export.artifact.embedded import check_embedded_copies
+from sentiment_export.cli.options import bounded_int
+
+from . import MAX_REPEATS
 
 
 def _median_seconds(step: Callable[[], object], repeats: int) -> float:
@@ -46,7 +49,7 @@ def _import_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifact", type=Path)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=bounded_int(1, MAX_REPEATS), default=5)
     args = parser.parse_args()
     if not 1 <= args.repeats <= 100:
         parser.error(f"--repeats must be in 1..100, got {args.repeats}")

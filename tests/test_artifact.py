@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -153,6 +154,14 @@ def test_pack_round_trip(artifact_copy: Path, tmp_path: Path, fmt: str) -> None:
     assert default.root.is_dir() and default.root != unpacked.root
 
 
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_a_packed_archive_is_readable_like_the_directory_files(exported_artifact: Path, tmp_path: Path, fmt: str) -> None:
+    copy = Path(shutil.copytree(exported_artifact, tmp_path / exported_artifact.name))
+    archive = pack_artifact(copy, fmt)
+    assert stat.S_IMODE(archive.stat().st_mode) == stat.S_IMODE((exported_artifact / "model.onnx").stat().st_mode) == 0o644
+    assert not list(tmp_path.glob(".*.tmp"))  # still written through a temporary file, renamed
+
+
 def test_unpack_refuses_a_non_empty_target(artifact_copy: Path, tmp_path: Path) -> None:
     archive = pack_artifact(artifact_copy, "zip")
     (tmp_path / "busy").mkdir()
@@ -295,3 +304,85 @@ def test_model_card_describes_both_branches_of_a_two_branch_network(exported_art
     assert "two branches" in card and f"{config['ngram_buckets']:,} hashed bigram buckets" in card
     assert f"last {config['recurrent_steps']} tokens" in card
     assert "Amazon Reviews polarity format" in card
+
+
+# --- archives whose members collide or cannot be read: one ArtifactError, before anything is written ---
+
+
+def _zip_members(path: Path, names: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("artifact/manifest.json", "{}")
+        for name in names:
+            archive.writestr(zipfile.ZipInfo(name), b"" if name.endswith("/") else b"data")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["artifact/zz", "artifact/zz/inner"], r"'artifact/zz/inner' lies below 'artifact/zz', which is a file"),
+        (["artifact/zz", "artifact/zz/"], r"directory entry 'artifact/zz' has the name of a file member"),
+        (["artifact/zz/", "artifact/zz"], r"directory entry 'artifact/zz' has the name of a file member"),
+        (["artifact/zz", "artifact/zz"], r"'artifact/zz' appears twice"),
+    ],
+    ids=["file-below-file", "dir-over-file", "file-over-dir", "twice"],
+)
+def test_zip_members_that_collide_are_refused(tmp_path: Path, names: list[str], message: str) -> None:
+    with pytest.warns(UserWarning) if names[0] == names[1] else contextlib.nullcontext():  # zipfile warns on a duplicate
+        archive = _zip_members(tmp_path / "collide.zip", names)
+    with pytest.raises(ArtifactError, match=message):
+        load_artifact(archive, extract_to=tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_tar_member_below_a_file_is_refused(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "collide.tar.gz", [_tar_member("artifact/zz"), _tar_member("artifact/zz/inner")])
+    with pytest.raises(ArtifactError, match=r"'artifact/zz/inner' lies below 'artifact/zz', which is a file"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _patch_last_member(path: Path, field: str, value: int) -> None:
+    """Set ``field`` ("flags" or "method") of the archive's last member in its local and central headers."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.rindex(signature) + offset + (2 if field == "method" else 0)
+        data[at:at + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_zip_member_with_an_unknown_compression_method_is_refused(tmp_path: Path) -> None:
+    archive = _zip_members(tmp_path / "aes.zip", ["artifact/model.onnx"])
+    _patch_last_member(archive, "method", 99)
+    with pytest.raises(ArtifactError, match=r"'artifact/model\.onnx' compressed with method 99, which this reader does not know"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+
+
+def test_encrypted_zip_member_is_refused(tmp_path: Path) -> None:
+    archive = _zip_members(tmp_path / "secret.zip", ["artifact/model.onnx"])
+    _patch_last_member(archive, "flags", 0x1)
+    with pytest.raises(ArtifactError, match=r"'artifact/model\.onnx' encrypted; artifact archives are not encrypted"):
+        load_artifact(archive, extract_to=tmp_path / "out")
+
+
+@pytest.mark.parametrize("found", [True, 1.0])
+def test_a_format_version_that_only_equals_1_is_refused(artifact_copy: Path, found: object) -> None:
+    _rewrite_manifest(artifact_copy, format_version=found)
+    with pytest.raises(ArtifactError, match=rf"format version {found!r}; this sentiment_export reads format version 1 only"):
+        load_artifact(artifact_copy)
+
+
+@pytest.mark.parametrize("kind", [str, float])
+def test_a_file_size_that_is_not_a_json_integer_names_its_type(artifact_copy: Path, kind: type) -> None:
+    manifest = json.loads((artifact_copy / "manifest.json").read_text(encoding="utf-8"))
+    size = manifest["files"]["vocab.txt"]["size"]
+    manifest["files"]["vocab.txt"]["size"] = kind(size)
+    _rewrite_manifest(artifact_copy, files=manifest["files"])
+    with pytest.raises(ArtifactError, match=rf"files/vocab\.txt/size: {kind(size)!r} is not of type 'integer'"):
+        load_artifact(artifact_copy)
+
+
+def test_a_hidden_file_is_unlisted_like_any_other(artifact_copy: Path) -> None:
+    (artifact_copy / ".model.onnx.swp").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match=r"holds \['\.model\.onnx\.swp'\], not listed in manifest\.json"):
+        load_artifact(artifact_copy)

@@ -135,3 +135,23 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(exported_
     assert notes["eager"].endswith("FAIL") and notes["torchscript"].endswith("ok") and notes["ort fp32"].endswith("ok")
     speed = {row.name: row.note for row in results.rows if row.section == "end-to-end"}
     assert speed["ort fp32"].split(";")[0].endswith("x article")
+
+
+@pytest.mark.parametrize(
+    ("entry", "argv", "flag"),
+    [
+        ("run_all.run", ["--artifact", "a", "--threads", "100000"], "--threads"),
+        ("run_all.run", ["--artifact", "a", "--batch-size", "0"], "--batch-size"),
+        ("gpu_check.main", ["--artifact", "a", "--snippets-texts", "-1"], "--snippets-texts"),
+        ("encoder_bench.main", ["--limit", "0"], "--limit"),
+        ("pt2_bench._parse", ["--artifact", "a", "--repeats", "100000"], "--repeats"),
+        ("serve_bench.main", ["--concurrency", "1", "100000"], "--concurrency"),
+    ],
+)
+def test_every_numeric_benchmark_option_is_bounded(capsys, entry: str, argv: list[str], flag: str) -> None:
+    import importlib
+
+    module, function = entry.split(".")
+    with pytest.raises(SystemExit) as exit_info:
+        getattr(importlib.import_module(f"benchmarks.{module}"), function)(argv)
+    assert exit_info.value.code == 2 and f"argument {flag}: must be between" in capsys.readouterr().err

@@ -132,3 +132,17 @@ def test_python_dash_m_entry_point(exported_artifact: Path, tmp_path: Path) -> N
     assert ok.returncode == 0 and ok.stdout.startswith("tiny 1.0.0")
     missing = subprocess.run([sys.executable, "-m", "sentiment_export", "verify", str(tmp_path / "nope")], capture_output=True, text=True)
     assert missing.returncode == 1 and missing.stderr.startswith("error: artifact ") and "does not exist" in missing.stderr
+
+
+def test_info_describes_a_manifest_whose_model_config_has_only_the_required_keys(exported_artifact: Path) -> None:
+    """The schema requires only vocab_size of the config: what loads, ``info`` describes (no KeyError)."""
+    from sentiment_export.artifact.describe import describe_manifest
+
+    manifest = load_artifact(exported_artifact).manifest
+    bare = dataclasses.replace(manifest, model=dataclasses.replace(manifest.model, config={"vocab_size": 9}),
+                               training={}, training_metrics={}, parity=None)
+    text = describe_manifest(bare)
+    assert "SentimentNet (its config lacks embedding_dim, num_layers, hidden_dim; it has vocab_size)" in text
+    assert "preset n/a" in text and "parity:" not in text
+    two_branch = dataclasses.replace(manifest.model, config={"vocab_size": 9, "embedding_dim": 4, "num_layers": 1, "hidden_dim": 4, "ngram_dim": 2})
+    assert "n/a hashed bigram buckets" in describe_manifest(dataclasses.replace(manifest, model=two_branch))

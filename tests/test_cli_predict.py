@@ -17,7 +17,7 @@ from sentiment_export import SentimentModel
 from sentiment_export.cli.options import EXIT_USAGE
 from sentiment_export.cli.predict import register, run_predict
 
-SUMMARY = re.compile(r"^(\d+) texts?(, (\d+) lines? skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
+SUMMARY = re.compile(r"^(\d+) texts?(, (\d+) (?:lines?|arguments?) skipped)?, providers CPUExecutionProvider, [\d.]+ texts/s$")
 
 
 def predict(argv: list[str]) -> tuple[int, list[dict], str]:
@@ -103,7 +103,8 @@ def test_module_entry_point_reads_stdin(exported_artifact: Path, model: Sentimen
     ("argv", "message"),
     [
         (["--device", "cuda", "hi"], r"error: device='cuda' was requested but .*or device='cpu'"),
-        (["--batch-size", "0", "hi"], r"error: batch_size must be >= 1, got 0"),
+        (["--batch-size", "0", "hi"], r"error: batch_size must be between 1 and 4096, got 0"),
+        (["--batch-size", "100000", "hi"], r"error: batch_size must be between 1 and 4096, got 100000"),
     ],
 )
 def test_library_errors_are_one_line_exit_2_without_traceback(exported_artifact: Path, capsys, argv, message) -> None:
@@ -123,3 +124,20 @@ def test_a_missing_artifact_is_reported(tmp_path: Path, capsys) -> None:
 
     assert main(["predict", "--artifact", str(tmp_path / "missing"), "hi"]) == 2
     assert re.match(r"error: artifact .*missing does not exist", capsys.readouterr().err)
+
+
+def test_an_argument_that_is_not_utf8_is_reported_by_index_and_the_others_scored(exported_artifact: Path, model) -> None:
+    """As the C++ demo: {"index", "error"} for the bad argument, scores for the others, exit status 3."""
+    bad = b"caf\xe9 au lait".decode("utf-8", "surrogateescape")  # how Python hands a non-UTF-8 argv to the program
+    status, lines, err = predict(["--artifact", str(exported_artifact), "good value", bad, "awful"])
+    assert status == 3
+    scored = [{"index": i, **p.to_dict()} for i, p in zip([0, 2], model.predict(["good value", "awful"]))]
+    assert sorted(lines, key=lambda line: line["index"]) == [scored[0], {"index": 1, "error": "argument 2 is not valid UTF-8 (invalid continuation byte at byte 3)"}, scored[1]]
+    assert "skipped: argument 2 is not valid UTF-8" in err
+    assert ", 1 argument skipped, " in err.strip().splitlines()[-1]
+
+
+def test_an_input_that_is_a_directory_is_bad_usage(exported_artifact: Path, tmp_path: Path) -> None:
+    status, lines, err = predict(["--artifact", str(exported_artifact), "--input", str(tmp_path)])
+    assert (status, lines) == (EXIT_USAGE, [])
+    assert err == f"error: --input {tmp_path}: cannot read it (Is a directory); give a file with one text per line\n"

@@ -73,8 +73,10 @@ def test_config_round_trip_and_validation() -> None:
         SentimentNetConfig(vocab_size=5, pooling="attention")
     with pytest.raises(ValueError, match="ngram_buckets needs ngram_dim"):
         SentimentNetConfig(vocab_size=5, ngram_buckets=10)
-    with pytest.raises(ValueError, match="recurrent_steps must be >= 0"):
+    with pytest.raises(ValueError, match="recurrent_steps must be between 0 and 1,000,000, got -1"):
         SentimentNetConfig(vocab_size=5, recurrent_steps=-1)
+    with pytest.raises(ValueError, match="embedding_dim must be between 1 and 8,192, got 100000"):
+        SentimentNetConfig(vocab_size=5, embedding_dim=100_000)
 
 
 def _bag_net() -> SentimentNet:

@@ -158,3 +158,40 @@ def test_a_data_format_round_trips_and_refuses_what_it_cannot_read(tmp_path: Pat
             DataFormat.from_dict(bad)
     with pytest.raises(DataFormatError, match="text and label columns must differ"):
         CsvOptions(text_column="x", label_column="x")
+
+
+# --- files from other tools, and files that break off -------------------------------------------
+
+
+def _many_lines(count: int) -> bytes:
+    return b"".join(b"__label__%d review number %d is fine\n" % (1 + index % 2, index) for index in range(count))
+
+
+@pytest.mark.parametrize("reader", ["amazon", "csv"])
+def test_a_truncated_bz2_file_is_one_error_naming_the_file_and_the_line(tmp_path: Path, reader: str) -> None:
+    if reader == "amazon":
+        data, path = _many_lines(20_000), tmp_path / "train.ft.txt.bz2"
+    else:
+        data, path = b"text,label\n" + b"".join(b"row %d is fine,1\n" % index for index in range(20_000)), tmp_path / "train.csv.bz2"
+    compressed = bz2.compress(data)
+    path.write_bytes(compressed[: len(compressed) // 2])
+    with pytest.raises(DataFormatError, match=rf"{path.name}: the file breaks off after line \d+ \(.*\); it is truncated or corrupted"):
+        read_labelled_file(path)
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "bz2"])
+def test_a_utf8_byte_order_mark_is_dropped(tmp_path: Path, compressed: bool) -> None:
+    amazon = _write(tmp_path / "bom.ft.txt", b"\xef\xbb\xbf__label__2 first line\n__label__1 second\n", compressed=compressed)
+    reviews, malformed = read_reviews(amazon)
+    assert [(r.label, r.text) for r in reviews] == [(1, "first line"), (0, "second")] and malformed.total == 0
+    csv_path = _write(tmp_path / "bom.csv", b"\xef\xbb\xbftext,label\nfirst,1\n", compressed=compressed)
+    assert [(r.label, r.text) for r in read_csv_reviews(csv_path)[0]] == [(1, "first")]
+
+
+def test_cr_only_line_endings_are_refused_rather_than_merged(tmp_path: Path) -> None:
+    path = tmp_path / "mac.ft.txt"
+    path.write_bytes(b"__label__2 good\r__label__1 bad\r")
+    with pytest.raises(DataFormatError, match=r"mac\.ft\.txt, line 1: a carriage return is followed by '__label__': the file has CR-only line endings"):
+        read_reviews(path)
+    path.write_bytes(b"__label__2 a stray\r carriage return stays text\r\n")
+    assert [r.text for r in read_reviews(path)[0]] == ["a stray\r carriage return stays text"]

@@ -297,9 +297,11 @@ def test_threads_and_session_options_are_settable(exported_artifact: Path, fp32:
     [
         ({"device": "gpu"}, ValueError, r"device must be one of \('auto', 'cpu', 'cuda'\), got 'gpu'"),
         ({"precision": "fp16"}, ValueError, r"precision must be one of \('fp32', 'int8'\), got 'fp16'"),
-        ({"batch_size": 0}, ValueError, r"batch_size must be >= 1, got 0"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be between 1 and 4096, got 0"),
+        ({"batch_size": 1_000_000}, ValueError, r"batch_size must be between 1 and 4096, got 1000000"),
         ({"batch_size": 2.5}, TypeError, r"batch_size must be an int, got float 2.5"),
-        ({"intra_op_threads": 0}, ValueError, r"intra_op_threads must be a positive integer, got 0"),
+        ({"intra_op_threads": 0}, ValueError, r"intra_op_threads must be an integer between 1 and 256, got 0"),
+        ({"intra_op_threads": 100_000}, ValueError, r"intra_op_threads must be an integer between 1 and 256, got 100000"),
         ({"session_options": {"threads": 2}}, TypeError, r"session_options must be an onnxruntime.SessionOptions"),
     ],
 )

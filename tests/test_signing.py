@@ -159,10 +159,10 @@ def test_sentiment_model_refuses_a_tampered_signed_artifact_before_any_session(s
 
 
 def test_a_file_added_after_signing_is_refused(signed_copy: Path, keys) -> None:
-    (signed_copy / ".notes").write_text("unlisted dotfiles pass the manifest check, not the signature\n")
-    load_artifact(signed_copy)  # the hashes alone accept it
-    with pytest.raises(SignatureError, match=r"added \['\.notes'\]"):
-        load_artifact(signed_copy, public_key=keys[1])
+    (signed_copy / ".notes").write_text("a hidden file is unlisted like any other\n")
+    for public_key in (None, keys[1]):  # the manifest check refuses it before the signature is read
+        with pytest.raises(ArtifactError, match=r"holds \['\.notes'\], not listed in manifest\.json"):
+            load_artifact(signed_copy, public_key=public_key)
 
 
 def test_wrong_key_is_refused_naming_both_keys(signed_copy: Path, keys, other_public_key: Path) -> None:

@@ -302,6 +302,18 @@ def test_cli_reports_bad_data_without_traceback(capsys: pytest.CaptureFixture[st
     assert "error: data directory" in capsys.readouterr().err
 
 
+def test_cli_names_a_truncated_bz2_data_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import bz2
+
+    data = b"".join(b"__label__%d review %d\n" % (1 + index % 2, index) for index in range(20_000))
+    compressed = bz2.compress(data)
+    (tmp_path / "train.ft.txt.bz2").write_bytes(compressed[: len(compressed) // 2])
+    (tmp_path / "test.ft.txt").write_bytes(data[:2000])
+    assert main(["--data-dir", str(tmp_path), "--no-export", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "train.ft.txt.bz2: the file breaks off after line" in err and "Traceback" not in err
+
+
 def _exit_status(argv: list[str]) -> int:
     """main's exit status, whether it returns it or argparse exits with it."""
     try:
@@ -410,6 +422,30 @@ def test_a_run_failing_before_its_first_checkpoint_removes_the_directory_it_made
     with pytest.raises(RuntimeError, match="simulated failure"):
         train(_config(tiny_data, mine))
     assert (mine / "notes.txt").read_text(encoding="utf-8") == "kept"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--torch-threads", "100000"], "argument --torch-threads: must be between 1 and 256, got 100000"),
+        (["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, got -1"),
+        (["--val-seed", str(2**40)], "argument --val-seed: must be between 0 and 4294967295"),
+        (["--max-steps", "-5"], "argument --max-steps: must be between 0 and 1000000000, got -5"),
+    ],
+)
+def test_numeric_run_flags_are_bounded(capsys, argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"batch_size": 10**7}, "batch_size must be between 1 and 65,536, got 10000000"), ({"epochs": 10**6}, "epochs must be between 1 and 10,000")],
+)
+def test_optimisation_sizes_are_bounded(override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PRESETS["default"].with_overrides(**override)
 
 
 def test_old_threads_spelling_still_works_with_a_warning(capsys) -> None:

@@ -30,7 +30,19 @@ from .presets import CHOICES, PRESETS, Hyperparameters
 if TYPE_CHECKING:
     from .loop import TrainResult
 
-from sentiment_export.cli.options import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, MAX_THREADS, add_artifact_output_options
+from sentiment_export.cli.options import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    MAX_THREADS,
+    add_artifact_output_options,
+    bounded_int,
+)
+
+_MAX_SEED = 2**32 - 1
+"""Seeds are 32-bit (NumPy's default_rng and torch.manual_seed accept them all)."""
+
+_MAX_STEPS = 10**9
 
 _DESCRIPTION = """\
 Train the LSTM SentimentNet on labelled reviews, evaluate it on the test file,
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fail at the first malformed line instead of skipping and counting it")
     data.add_argument("--val-fraction", type=float, default=0.1,
                       help="fraction of the training file held out for validation (default: 0.1)")
-    data.add_argument("--val-seed", type=int, default=0,
+    data.add_argument("--val-seed", type=bounded_int(0, _MAX_SEED), default=0,
                       help="seed of the validation split, independent of --seed (default: 0)")
     defaults = CsvOptions()
     data.add_argument("--csv-text-column", default=defaults.text_column,
@@ -128,14 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hyperparameter_flags(parser)
 
     run = parser.add_argument_group("run")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=bounded_int(0, _MAX_SEED), default=0,
                      help="seed of weight initialisation, data order and dropout; same seed on CPU = same "
                      "weights (default: 0)")
     run.add_argument("--device", choices=DEVICES, default="auto",
                      help="auto = CUDA when available, else CPU; cuda without a GPU is an error (default: auto)")
-    run.add_argument("--torch-threads", type=int, metavar="N",
+    run.add_argument("--torch-threads", type=bounded_int(1, MAX_THREADS), metavar="N",
                      help="torch intra-op CPU threads (torch.set_num_threads; default: torch's choice)")
-    run.add_argument("--threads", type=int, dest="torch_threads", action=_DeprecatedAlias,
+    run.add_argument("--threads", type=bounded_int(1, MAX_THREADS), dest="torch_threads", action=_DeprecatedAlias,
                      new_flag="--torch-threads", help=argparse.SUPPRESS)
     run.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="where to write checkpoints, history and plots (default: RUNS_ROOT/<preset>-<timestamp>)")
@@ -143,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="parent of generated run directories (default: runs)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="continue the run in RUN_DIR from its last.pt, with its own settings and data")
-    run.add_argument("--max-steps", type=int, metavar="N",
+    run.add_argument("--max-steps", type=bounded_int(0, _MAX_STEPS), metavar="N",
                      help="stop after N optimizer steps in total, as if interrupted (last.pt is written; "
                      "--resume continues)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
@@ -160,8 +172,6 @@ def _hyperparameter_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.torch_threads is not None and not 1 <= args.torch_threads <= MAX_THREADS:
-        parser.error(f"--torch-threads must be in [1, {MAX_THREADS}], got {args.torch_threads}")
     if args.data_dir and (args.train or args.test):
         parser.error("give either --data-dir or --train/--test, not both")
     if bool(args.train) != bool(args.test):

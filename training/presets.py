@@ -40,6 +40,12 @@ def _field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's n
     return field(default=default, metadata={"help": help})
 
 
+MAX_BATCH_SIZE = 65_536
+"""Reviews per optimizer step at most: a step holds the whole batch's activations in memory."""
+
+MAX_EPOCHS = 10_000
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """Every setting that shapes the trained model: network, spec overrides, optimisation, vocabulary."""
@@ -98,9 +104,9 @@ class Hyperparameters:
         self.spec()
         check_vocabulary_limits(min_freq=self.min_freq, max_vocab_size=self.max_vocab_size)
         check_pretrained_embeddings(self.pretrained_embeddings, self.embedding_dim)
-        for name in ("batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name, high in (("batch_size", MAX_BATCH_SIZE), ("epochs", MAX_EPOCHS)):
+            if not 1 <= getattr(self, name) <= high:
+                raise ValueError(f"{name} must be between 1 and {high:,}, got {getattr(self, name)!r}")
         for name in ("grad_clip", "eval_every", "patience", "weight_decay", "ngram_learning_rate"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")

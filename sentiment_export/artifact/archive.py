@@ -1,7 +1,9 @@
 """Packing an artifact into one archive, and unpacking one without trusting it.
 
 Unpacking refuses, before anything is written, members with absolute paths,
-``..`` or drives, links and device files, and archives whose totals exceed
+``..`` or drives, links and device files, members that collide (a name twice,
+a file below a file, a directory over a file), encrypted zip members and zip
+compression methods Python cannot read, and archives whose totals exceed
 :data:`MAX_UNPACKED_BYTES` or :data:`MAX_MEMBERS` (decompression bombs).
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from ..errors import ArtifactError
+from .layout import FILE_MODE
 
 PACK_FORMATS = ("tar.gz", "zip")
 
@@ -35,7 +38,8 @@ MAX_MEMBERS = 256
 def pack_artifact(directory: str | os.PathLike[str], fmt: str) -> Path:
     """Pack an artifact directory into ``<directory>.tar.gz`` or ``.zip`` (one top-level folder).
 
-    Written to a temporary name first and renamed, so a crash leaves no half archive.
+    Written to a temporary name first and renamed, so a crash leaves no half archive; readable by
+    all like the directory's files (:data:`~sentiment_export.artifact.layout.FILE_MODE`).
     """
     directory = Path(directory)
     if fmt not in PACK_FORMATS:
@@ -53,6 +57,7 @@ def pack_artifact(directory: str | os.PathLike[str], fmt: str) -> Path:
             with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for member in members:
                     archive.write(member, arcname=f"{directory.name}/{member.name}")
+        os.chmod(tmp_name, FILE_MODE)  # mkstemp made it private (0600)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -97,6 +102,25 @@ def unpack_archive(archive: Path, extract_to: str | os.PathLike[str] | None) -> 
     return target
 
 
+def _check_layout(archive: Path, members: list[tuple[PurePosixPath, bool]]) -> None:
+    """ArtifactError before any write when members collide: the same file twice, a member below a
+    file (``zz`` then ``zz/inner``), or a directory entry with a file's name. ``members``: (path, is_dir)."""
+    files = {path for path, is_dir in members if not is_dir}
+    seen: set[PurePosixPath] = set()
+    for path, is_dir in members:
+        over_file = next((parent for parent in path.parents if parent in files), None)
+        if over_file is not None:
+            problem = f"the member {str(path)!r} lies below {str(over_file)!r}, which is a file"
+        elif is_dir and path in files:
+            problem = f"the directory entry {str(path)!r} has the name of a file member"
+        elif not is_dir and path in seen:
+            problem = f"the member {str(path)!r} appears twice"
+        else:
+            seen.add(path)
+            continue
+        raise ArtifactError(f"archive {archive}: {problem}; an artifact archive holds each file once, refusing to unpack it")
+
+
 def _check_totals(archive: Path, sizes: list[int]) -> None:
     """ArtifactError before any write when the members are too many or would unpack too large.
 
@@ -130,11 +154,8 @@ def _write_member(archive: Path, target: Path, relative: PurePosixPath, stream: 
         destination.mkdir(parents=True, exist_ok=True)
         return
     destination.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with stream, open(destination, "xb") as handle:
-            shutil.copyfileobj(stream, handle, _COPY_CHUNK)
-    except FileExistsError as error:
-        raise ArtifactError(f"archive {archive} has the member {relative} twice; refusing to unpack it") from error
+    with stream, open(destination, "xb") as handle:  # "x": never over a file (_check_layout refused collisions)
+        shutil.copyfileobj(stream, handle, _COPY_CHUNK)
 
 
 def _unpack_tar(archive: Path, target: Path) -> None:
@@ -146,9 +167,28 @@ def _unpack_tar(archive: Path, target: Path) -> None:
             if not (info.isfile() or info.isdir()):
                 _refuse_special(archive, info.name, info.issym() or info.islnk())
             checked.append((relative, info))
+        _check_layout(archive, [(relative, info.isdir()) for relative, info in checked])
         _check_totals(archive, [info.size for _, info in checked])
         for relative, info in checked:
             _write_member(archive, target, relative, None if info.isdir() else tar.extractfile(info))
+
+
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+"""The compression methods :mod:`zipfile` reads (``--pack zip`` writes deflate)."""
+
+
+def _check_zip_readable(archive: Path, info: zipfile.ZipInfo) -> None:
+    """ArtifactError for a member zipfile cannot read: encrypted (flag bit 0), or an unknown compression method."""
+    if info.flag_bits & 0x1:
+        raise ArtifactError(
+            f"archive {archive} has the member {info.filename!r} encrypted; artifact archives are not encrypted, "
+            "refusing to unpack it (decrypt it yourself and pass the directory)"
+        )
+    if info.compress_type not in _ZIP_METHODS:
+        raise ArtifactError(
+            f"archive {archive} has the member {info.filename!r} compressed with method {info.compress_type}, "
+            f"which this reader does not know (it reads {', '.join(_ZIP_METHODS.values())}); repack it with --pack zip"
+        )
 
 
 def _unpack_zip(archive: Path, target: Path) -> None:
@@ -160,7 +200,9 @@ def _unpack_zip(archive: Path, target: Path) -> None:
             file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip records no Unix type
             if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
                 _refuse_special(archive, info.filename, file_type == stat.S_IFLNK)
+            _check_zip_readable(archive, info)
             checked.append((relative, info))
+        _check_layout(archive, [(relative, info.is_dir()) for relative, info in checked])
         _check_totals(archive, [info.file_size for _, info in checked])
         for relative, info in checked:
             _write_member(archive, target, relative, None if info.is_dir() else zipped.open(info))

@@ -24,5 +24,9 @@ ROLE_FILENAMES: dict[str, str] = {
 }
 """Role -> file name inside the artifact; every role is required except the :data:`OPTIONAL_ROLES`."""
 
+FILE_MODE, DIRECTORY_MODE = 0o644, 0o755
+"""Permissions of an artifact's files (and of a packed archive) and of its directory: meant to be shared
+and read (the temporary files they are written through are created private, 0600/0700)."""
+
 OPTIONAL_ROLES = frozenset({"pt2"})
 """Roles an artifact may lack (``model.pt2`` is skipped by ``export --no-pt2``)."""

@@ -23,12 +23,14 @@ by member, refusing absolute paths, ``..``, links and device files.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from ..errors import ArtifactError, SpecError, VocabularyError
 from ..fileio import sha256_file
 from ..text.encoder import TextEncoder
+from ..text.rules import untrusted_rules_problem
 from .archive import unpack_archive
 from .embedded import check_embedded_copies
 from .layout import MANIFEST_FILENAME, OPTIONAL_ROLES, ROLE_FILENAMES, SIGNATURE_FILENAME
@@ -72,6 +74,7 @@ def load_artifact(
     *,
     extract_to: str | os.PathLike[str] | None = None,
     public_key: str | os.PathLike[str] | None = None,
+    trust_custom_rules: bool = False,
 ) -> Artifact:
     """Open and verify an artifact directory, ``.tar.gz`` or ``.zip``.
 
@@ -87,6 +90,12 @@ def load_artifact(
     interpreter exits; members with absolute paths, ``..``, links or special
     files are refused before anything is written.
 
+    The spec's rules (its regular expressions) must be a rule set this
+    sentiment_export ships (:mod:`sentiment_export.text.rules`, by
+    fingerprint): Python's ``re`` has no time bound, so rules from an unknown
+    source could make scoring hang. ``trust_custom_rules=True`` accepts any
+    rules; pass it only for artifacts from a source you trust.
+
     Raises :class:`ArtifactError` naming the file and the problem.
     """
     path = Path(path)
@@ -101,6 +110,8 @@ def load_artifact(
         )
     manifest = _read_manifest(root)
     _check_files(root, manifest)
+    if not trust_custom_rules:
+        _check_rules(root)
     artifact = Artifact(root, manifest)
     if public_key is not None:
         from .signing import verify_signature  # imports model-signing (the [sign] extra) only when asked
@@ -144,12 +155,28 @@ def _check_files(root: Path, manifest: Manifest) -> None:
     unlisted = sorted(
         child.name
         for child in root.iterdir()
-        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files and not child.name.startswith(".")
-    )
+        if child.name not in (MANIFEST_FILENAME, SIGNATURE_FILENAME) and child.name not in files
+    )  # hidden files too: nothing in an artifact is exempt from the manifest
     if unlisted:
         raise ArtifactError(
             f"artifact {root} holds {unlisted}, not listed in {MANIFEST_FILENAME}; an artifact holds only "
             "its listed files (remove them, or re-export)"
+        )
+
+
+def _check_rules(root: Path) -> None:
+    """ArtifactError when spec.json's rules are not a trusted rule set (a spec that is not
+    a JSON object is left to :meth:`Artifact.encoder`, which names what is wrong with it)."""
+    try:
+        spec = json.loads((root / ROLE_FILENAMES["spec"]).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return
+    problem = untrusted_rules_problem(spec) if isinstance(spec, dict) else None
+    if problem:
+        raise ArtifactError(
+            f"artifact {root}: spec.json: {problem}. Python's re has no time limit, so rules from an unknown "
+            "source can make scoring hang; if you trust whoever made this artifact, load it with "
+            "trust_custom_rules=True (CLI: --trust-custom-rules), else re-export it with this sentiment_export"
         )
 
 

@@ -327,11 +327,11 @@ def check_format_version(data: Any, *, source: str) -> None:
     """ArtifactError unless ``data`` says it is format :data:`ARTIFACT_FORMAT_VERSION` (checked before the schema,
     so that a newer or older artifact gets advice on what to do rather than a list of unknown keys)."""
     found = data.get("format_version") if isinstance(data, dict) else None
-    if found == ARTIFACT_FORMAT_VERSION:
+    if type(found) is int and found == ARTIFACT_FORMAT_VERSION:  # not True, not 1.0: JSON's 1 only
         return
     if not isinstance(data, dict):
         raise ArtifactError(f"{source} must hold a JSON object, not {type(data).__name__}; re-export the artifact")
-    if isinstance(found, int) and found > ARTIFACT_FORMAT_VERSION:
+    if type(found) is int and found > ARTIFACT_FORMAT_VERSION:
         raise ArtifactError(
             f"{source} has format version {found}, newer than the version this sentiment_export "
             f"reads ({ARTIFACT_FORMAT_VERSION}); upgrade sentiment_export to load it"
@@ -342,9 +342,21 @@ def check_format_version(data: Any, *, source: str) -> None:
     )
 
 
+def _is_integer(_checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+"""Draft 2020-12 with one change: an "integer" is a JSON integer, never ``1.0`` (which the draft counts
+as one); a byte count or a version written as a float was edited, and compares wrongly later."""
+
+
 def validate_manifest_dict(data: Any, *, source: str) -> None:
     """ArtifactError naming the first key of ``data`` that breaks the schema, with what was expected."""
-    validator = jsonschema.Draft202012Validator(manifest_schema())
+    validator = _StrictValidator(manifest_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"

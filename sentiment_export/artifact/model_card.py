@@ -16,6 +16,10 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
 
 
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "n/a"
+
+
 def describe_split(entry: dict[str, Any]) -> str:
     """One line about a training-data split: its file, examples, malformed lines and sha256 (what is known)."""
     if not entry.get("file"):
@@ -31,7 +35,15 @@ def describe_split(entry: dict[str, Any]) -> str:
 
 
 def describe_network(config: dict[str, Any]) -> str:
-    """The network in words, from ``SentimentNetConfig.to_dict()``: both branches when it has the bag of n-grams."""
+    """The network in words, from ``SentimentNetConfig.to_dict()``: both branches when it has the bag of n-grams.
+
+    The manifest's schema requires only ``vocab_size`` of the config, so a config
+    without the LSTM's sizes (an edited or foreign manifest that still loads)
+    is described by the keys it has rather than failing.
+    """
+    missing = [key for key in ("embedding_dim", "num_layers", "hidden_dim") if key not in config]
+    if missing:
+        return f"SentimentNet (its config lacks {', '.join(missing)}; it has {', '.join(sorted(config)) or 'no keys'})"
     lstm = (
         f"embedding {config['embedding_dim']} -> {config['num_layers']}-layer "
         f"{'bidirectional ' if config.get('bidirectional') else ''}LSTM {config['hidden_dim']} "
@@ -44,7 +56,7 @@ def describe_network(config: dict[str, Any]) -> str:
     return (
         f"SentimentNet: two branches whose logits are blended, then sigmoid: (1) {lstm} -> linear; "
         f"(2) a bag of n-grams: {config['ngram_dim']}-wide vectors for every unigram and "
-        f"{config['ngram_buckets']:,} hashed bigram buckets, averaged over all tokens -> linear"
+        f"{_count(config.get('ngram_buckets'))} hashed bigram buckets, averaged over all tokens -> linear"
     )
 
 

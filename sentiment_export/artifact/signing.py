@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import SignatureError, SigningKeyError
 from ..fileio import atomic_write_bytes, sha256_file
 from .archive import pack_artifact
-from .layout import MANIFEST_FILENAME, SIGNATURE_FILENAME
+from .layout import FILE_MODE, MANIFEST_FILENAME, SIGNATURE_FILENAME
 from .loader import Artifact, load_artifact
 
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -262,6 +262,7 @@ def sign_artifact(
     private_key: str | os.PathLike[str],
     password: bytes | None = None,
     check: Callable[[Artifact], None] | None = None,
+    trust_custom_rules: bool = False,
 ) -> Path:
     """Sign the artifact at ``path`` (directory, ``.tar.gz``/``.tgz`` or ``.zip``) with the PEM ``private_key``.
 
@@ -273,7 +274,7 @@ def sign_artifact(
     :data:`~sentiment_export.artifact.layout.SIGNATURE_FILENAME` (an existing one is
     replaced: re-signing with a new key is how keys rotate); an archive is
     unpacked, signed and packed again in place (atomically). Returns the
-    signature file, or the archive.
+    signature file, or the archive. ``trust_custom_rules`` as for :func:`load_artifact`.
 
     Raises :class:`SigningKeyError` for an unusable key, :class:`ArtifactError`
     for an artifact that does not load or fails the known-answer check.
@@ -282,13 +283,13 @@ def sign_artifact(
     load_private_key(private_key, password=password)  # clear errors before any work
     fmt = _archive_format(path) if path.is_file() else None
     if fmt is None:
-        artifact = load_artifact(path)
+        artifact = load_artifact(path, trust_custom_rules=trust_custom_rules)
         if check is not None:
             check(artifact)
         return _sign_directory(artifact.root, private_key, password)
     scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.signing-", dir=path.parent))
     try:
-        artifact = load_artifact(path, extract_to=scratch / "unpacked")
+        artifact = load_artifact(path, extract_to=scratch / "unpacked", trust_custom_rules=trust_custom_rules)
         if check is not None:
             check(artifact)
         _sign_directory(artifact.root, private_key, password)
@@ -308,5 +309,5 @@ def _sign_directory(root: Path, private_key: str | os.PathLike[str], password: b
             private_key=Path(private_key), password=password
         ).set_hashing_config(_hashing_config(hashing)).sign(root, bundle)
         atomic_write_bytes(target, bundle.read_bytes())
-    target.chmod(0o644)
+    target.chmod(FILE_MODE)
     return target

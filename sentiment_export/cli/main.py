@@ -6,7 +6,7 @@ function (:func:`export_artifact`, :func:`load_artifact`,
 API share one code path. Flags name the same things as ``python -m
 training``'s (:mod:`sentiment_export.cli.options`); exit status: 0 success, 1 a
 check failed (parity, checksums, signature, known answers), 2 bad usage or
-bad input (message on stderr, no traceback).
+bad input (message on stderr, no traceback), 3 (``predict``) some texts were not UTF-8.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .options import (
     add_artifact_output_options,
     add_public_key_option,
     add_torch_threads_option,
+    add_trust_custom_rules_option,
     set_torch_threads,
 )
 
@@ -58,18 +59,23 @@ def _run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sign_checked(path: str | Path, private_key: str) -> Path:
+def _sign_checked(path: str | Path, private_key: str, *, trust_custom_rules: bool = False) -> Path:
     """Sign after the known-answer check, so that only an artifact that still gives its answers is signed."""
     from ..artifact.signing import sign_artifact
     from ..serving.known_answer import check_known_answers
 
-    return sign_artifact(path, private_key=private_key, check=lambda artifact: check_known_answers(artifact).raise_for_failures())
+    return sign_artifact(
+        path,
+        private_key=private_key,
+        check=lambda artifact: check_known_answers(artifact).raise_for_failures(),
+        trust_custom_rules=trust_custom_rules,
+    )
 
 
 def _run_sign(args: argparse.Namespace) -> int:
     from ..artifact.signing import key_sha256, load_private_key
 
-    written = _sign_checked(args.artifact, args.private_key)
+    written = _sign_checked(args.artifact, args.private_key, trust_custom_rules=args.trust_custom_rules)
     print(f"signed by key sha256 {key_sha256(load_private_key(args.private_key).public_key())}")
     print(written)
     return EXIT_OK
@@ -79,7 +85,7 @@ def _run_info(args: argparse.Namespace) -> int:
     from ..artifact.loader import load_artifact
     from ..artifact.signing import signed_by
 
-    artifact = load_artifact(args.artifact, public_key=args.public_key)
+    artifact = load_artifact(args.artifact, public_key=args.public_key, trust_custom_rules=args.trust_custom_rules)
     if args.json:
         print(artifact.manifest.to_json().rstrip())
         return EXIT_OK
@@ -96,7 +102,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     from ..export.parity import verify_artifact
     from ..serving.known_answer import check_known_answers
 
-    artifact = load_artifact(args.artifact, public_key=args.public_key)
+    artifact = load_artifact(args.artifact, public_key=args.public_key, trust_custom_rules=args.trust_custom_rules)
     print(f"checksums ok: every file of {args.artifact} matches manifest.json")
     key = signed_by(artifact.root)
     if args.public_key:
@@ -106,7 +112,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     print("embedded copies ok: model.pt's spec.json, vocab.txt and manifest.json equal the directory's")
     known = check_known_answers(artifact)
     print(known.describe())
-    report = verify_artifact(artifact.root)
+    report = verify_artifact(artifact.root, trust_custom_rules=args.trust_custom_rules)
     print(report.describe())
     if not report.passed:
         print("verify: FAILED (the exported models disagree with eager PyTorch)")
@@ -126,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentiment-export",
         description="Export a trained SentimentNet checkpoint to a verified artifact, inspect, verify, sign and use it. "
-        "Exit status: 0 ok, 1 a check failed, 2 bad usage or input.",
+        "Exit status: 0 ok, 1 a check failed, 2 bad usage or input, 3 (predict) some texts were not UTF-8.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO) on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
     info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     add_public_key_option(info)
+    add_trust_custom_rules_option(info)
     info.set_defaults(handler=_run_info)
 
     verify = subparsers.add_parser(
@@ -160,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
     add_public_key_option(verify)
+    add_trust_custom_rules_option(verify)
     add_torch_threads_option(verify)
     verify.set_defaults(handler=_run_verify, check_command=True)
 
@@ -176,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sign.add_argument("artifact", metavar="ARTIFACT", help="artifact directory, .tar.gz or .zip")
     sign.add_argument("--private-key", required=True, metavar="KEY.pem", help="PEM elliptic-curve private key (unencrypted)")
+    add_trust_custom_rules_option(sign)
     sign.set_defaults(handler=_run_sign)
 
     register_predict(subparsers)

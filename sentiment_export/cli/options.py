@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
-"""0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input."""
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+"""0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input;
+3 (``predict``, as the C++ demo) some texts were not valid UTF-8 and were reported, the others scored."""
 
 MAX_THREADS = 256
 
@@ -58,6 +59,16 @@ def add_public_key_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="KEY.pub",
         help="PEM public key: the artifact must be signed by its private half, every file unchanged since (`sign`)",
+    )
+
+
+def add_trust_custom_rules_option(parser: argparse.ArgumentParser) -> None:
+    """``--trust-custom-rules``: the CLI face of ``load_artifact(..., trust_custom_rules=True)``."""
+    parser.add_argument(
+        "--trust-custom-rules",
+        action="store_true",
+        help="accept an artifact whose spec rules (regular expressions) are not a rule set sentiment_export ships; "
+        "Python's re has no time limit, so only for artifacts from a source you trust",
     )
 
 

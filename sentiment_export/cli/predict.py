@@ -9,7 +9,11 @@ stdout, where ``index`` is the position of the text among the arguments, or
 the 0-based line number for a file or stdin (so a skipped line leaves a gap).
 A line that is not valid UTF-8 is reported on stderr with its line number and
 skipped, or, with ``--strict``, ends the run with exit status 2 before any
-result is printed.
+result is printed. An argument that is not valid UTF-8 (it arrives with
+surrogate escapes) is handled as the C++ demo handles one: reported on stderr
+and as ``{"index", "error"}`` on stdout, the other arguments still scored, and
+exit status 3. An ``--input`` that is a directory or cannot be read is bad
+usage (exit status 2).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from .options import EXIT_OK, EXIT_USAGE, MAX_THREADS, bounded_int
+from .options import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, MAX_THREADS, add_trust_custom_rules_option, bounded_int
 
 _CHUNK_TEXTS = 4096
 """Lines scored per call, so that a file of any size streams in bounded memory."""
@@ -72,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exit with status 1 on a line that is not valid UTF-8 instead of skipping it",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_trust_custom_rules_option(parser)
     parser.set_defaults(handler=run_predict)
 
 
@@ -82,6 +87,24 @@ def _decode_lines(stream: BinaryIO) -> Iterator[_Line]:
             yield _Line(index, raw.decode("utf-8"))
         except UnicodeDecodeError as error:
             yield _Line(index, None, f"line {index + 1} is not valid UTF-8 ({error.reason} at byte {error.start})")
+
+
+def _decode_arguments(texts: list[str]) -> list[_Line]:
+    """Arguments as lines: one that was not UTF-8 (decoded by Python with surrogate escapes) is an error."""
+    lines = []
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+            lines.append(_Line(index, text))
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogateescape")
+            try:
+                raw.decode("utf-8")
+                reason = "lone surrogate code points"
+            except UnicodeDecodeError as error:
+                reason = f"{error.reason} at byte {error.start}"
+            lines.append(_Line(index, None, f"argument {index + 1} is not valid UTF-8 ({reason})"))
+    return lines
 
 
 def _count_lines(path: str) -> int | None:
@@ -108,8 +131,11 @@ def _emit(out: TextIO, index: int, prediction) -> None:
     out.write(json.dumps({"index": index, **prediction.to_dict()}) + "\n")
 
 
-def _score_lines(model, lines: Iterator[_Line], *, progress, out: TextIO, err: TextIO) -> tuple[int, int]:
-    """Score the lines chunk by chunk, reporting undecodable ones; returns (scored, skipped)."""
+def _score_lines(
+    model, lines: Iterator[_Line], *, progress, out: TextIO, err: TextIO, errors_on_stdout: bool = False
+) -> tuple[int, int]:
+    """Score the lines chunk by chunk, reporting undecodable ones on stderr (and, with ``errors_on_stdout``,
+    as ``{"index", "error"}`` lines, as the C++ demo does); returns (scored, skipped)."""
     scored = skipped = 0
     for chunk in _chunks(lines, _CHUNK_TEXTS):
         good = [line for line in chunk if line.text is not None]
@@ -120,6 +146,8 @@ def _score_lines(model, lines: Iterator[_Line], *, progress, out: TextIO, err: T
                     err.write(message + "\n")
                 else:
                     progress.write(message, file=err)  # above the bar, not through it
+                if errors_on_stdout:
+                    out.write(json.dumps({"index": line.index, "error": line.error}) + "\n")
                 skipped += 1
         for line, prediction in zip(good, model.predict([line.text for line in good])):
             _emit(out, line.index, prediction)
@@ -154,7 +182,7 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     if args.texts and args.input is not None:
         err.write("error: give texts as arguments or with --input, not both\n")
         return EXIT_USAGE
-    options = {"device": args.device, "precision": args.precision}
+    options = {"device": args.device, "precision": args.precision, "trust_custom_rules": args.trust_custom_rules}
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
     if args.ort_threads is not None:
@@ -163,12 +191,16 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     if args.texts:
         model = SentimentModel.load(args.artifact, **options)
         start = time.perf_counter()
-        predictions = model.predict(args.texts)
-        for index, prediction in enumerate(predictions):
-            _emit(out, index, prediction)
-        scored, skipped = len(predictions), 0
+        scored, skipped = _score_lines(
+            model, iter(_decode_arguments(args.texts)), progress=None, out=out, err=err, errors_on_stdout=True
+        )
     else:
-        with _open_input(args.input) as stream:
+        try:
+            source = _open_input(args.input)
+        except OSError as error:  # a directory, no permission, ...
+            err.write(f"error: --input {args.input}: cannot read it ({error.strerror}); give a file with one text per line\n")
+            return EXIT_USAGE
+        with source as stream:
             try:
                 lines = iter(_strict_lines(stream)) if args.strict else _decode_lines(stream)
             except ValueError as error:
@@ -188,9 +220,10 @@ def run_predict(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 if progress is not None:
                     progress.close()
     rate = scored / max(time.perf_counter() - start, 1e-9)
-    skipped_note = f", {skipped} line{'s' * (skipped != 1)} skipped" if skipped else ""
+    unit = "argument" if args.texts else "line"
+    skipped_note = f", {skipped} {unit}{'s' * (skipped != 1)} skipped" if skipped else ""
     err.write(
         f"{scored} text{'s' * (scored != 1)}{skipped_note}, providers {', '.join(model.providers)}, "
         f"{rate:.1f} texts/s\n"
     )
-    return EXIT_OK
+    return EXIT_SKIPPED if skipped and args.texts else EXIT_OK

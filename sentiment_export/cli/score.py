@@ -23,7 +23,7 @@ from typing import TextIO
 
 from .. import errors
 from ..errors import SentimentExportError
-from .options import EXIT_OK
+from .options import EXIT_OK, add_trust_custom_rules_option
 
 
 _REVIEW_SUFFIXES = (".txt", ".txt.bz2", ".bz2")
@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="Spark configuration for a session this command starts (repeatable)",
     )
+    add_trust_custom_rules_option(parser)
     parser.set_defaults(handler=run_score)
 
 
@@ -111,7 +112,7 @@ def run_score(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         df, skipped_note = _read(spark, args)
         scored = score_dataframe(
             df, args.artifact, text_col=args.text_column, precision=args.precision,
-            batch_size=args.batch_size, strict=args.strict,
+            batch_size=args.batch_size, strict=args.strict, trust_custom_rules=args.trust_custom_rules,
         )
         started = time.perf_counter()
         scored.write.mode("overwrite" if args.overwrite else "errorifexists").parquet(args.output)

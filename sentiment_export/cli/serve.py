@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import EXIT_USAGE, add_public_key_option
+from .options import EXIT_USAGE, add_public_key_option, add_trust_custom_rules_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request from arrival to answer (504 past it)")
     parser.add_argument("--no-access-log", action="store_true", help="no JSON access-log line per request on stderr")
     add_public_key_option(parser)
+    add_trust_custom_rules_option(parser)
     parser.set_defaults(handler=run_serve)
 
 
@@ -67,6 +68,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=args.workers, concurrency=args.concurrency, max_batch_size=args.max_batch_size,
         max_delay_ms=args.max_delay_ms, queue_limit=args.queue_limit, body_limit=args.body_limit,
         timeout_s=args.timeout, access_log=not args.no_access_log, public_key=args.public_key,
+        trust_custom_rules=args.trust_custom_rules,
     )
     configure_access_log(options.access_log)
 

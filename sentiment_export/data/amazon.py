@@ -1,8 +1,11 @@
 """Reader for labelled reviews in the Amazon Reviews polarity format.
 
 One review per line, ``__label__1 <text>`` (negative) or ``__label__2 <text>``
-(positive), UTF-8, plain or bz2-compressed. Lines that are not in that format
-are counted by kind and line number, never turned into examples. Training
+(positive), UTF-8 (a byte order mark at the start is dropped), plain or
+bz2-compressed, lines ended by LF or CRLF. Lines that are not in that format
+are counted by kind and line number, never turned into examples. A file with
+CR-only line endings (a carriage return followed by ``__label__``) is refused
+as a whole, since reading it by LF would merge reviews into one example. Training
 reads its data through this, and export reads its evaluation data through it.
 """
 
@@ -15,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataFormatError
-from .files import open_data_file
+from .files import UTF8_BOM, open_data_file, read_errors_named
 
 LABELS = {b"__label__1": 0, b"__label__2": 1}
 """Label token -> class (0 = negative, 1 = positive)."""
 
 _MAX_EXAMPLES_KEPT = 5
+
+_MERGED_LINES = b"\r__label__"
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,17 @@ class ReviewFile:
 
     def __iter__(self) -> Iterator[Review]:
         self.malformed = MalformedLines()
-        with open_data_file(self.path) as handle:
+        line_number = 0
+        with open_data_file(self.path) as handle, read_errors_named(self.path, lambda: line_number):
             for line_number, raw in enumerate(handle, start=1):
+                if line_number == 1:
+                    raw = raw.removeprefix(UTF8_BOM)
+                if _MERGED_LINES in raw:
+                    raise DataFormatError(
+                        f"{self.path}, line {line_number}: a carriage return is followed by '__label__': the file "
+                        "has CR-only line endings, so reviews would merge into one example; convert its line "
+                        "endings to LF (for example: tr '\\r' '\\n' < FILE > FIXED)"
+                    )
                 reason, review = _parse(raw)
                 if review is not None:
                     yield review

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import DataFormatError
 from .amazon import MalformedLines, Review
-from .files import open_data_file
+from .files import open_data_file, read_errors_named
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class CsvOptions:
 
 def _open_text(path: Path) -> io.TextIOBase:
     # surrogateescape keeps undecodable bytes visible (as surrogates) so that the
-    # row holding them is counted instead of the whole file failing.
-    return io.TextIOWrapper(open_data_file(path), encoding="utf-8", errors="surrogateescape", newline="")
+    # row holding them is counted instead of the whole file failing; utf-8-sig drops a leading BOM.
+    return io.TextIOWrapper(open_data_file(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def _has_undecodable(text: str) -> bool:
@@ -75,32 +75,33 @@ def read_csv_reviews(
     reviews: list[Review] = []
     with _open_text(path) as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in (options.text_column, options.label_column) if c not in header]
-        if missing:
-            raise DataFormatError(
-                f"CSV file {path} has no column(s) {missing}; its header is {header}. "
-                "Name the columns with --csv-text-column / --csv-label-column"
-            )
-        for row in reader:
-            text, label = row.get(options.text_column), row.get(options.label_column)
-            if text is None or label is None:
-                reason = "missing field"
-            elif _has_undecodable(text) or _has_undecodable(label):
-                reason = "undecodable bytes"
-            elif label.strip() not in labels:
-                reason = "unknown label"
-            elif not text.strip():
-                reason = "empty text"
-            else:
-                reviews.append(Review(text, labels[label.strip()]))
-                continue
-            if strict:
+        with read_errors_named(path, lambda: reader.line_num):
+            header = reader.fieldnames or []
+            missing = [c for c in (options.text_column, options.label_column) if c not in header]
+            if missing:
                 raise DataFormatError(
-                    f"{path}, line {reader.line_num}: {reason}; expected a UTF-8 text in column "
-                    f"{options.text_column!r} and {options.negative_label!r} (negative) or "
-                    f"{options.positive_label!r} (positive) in column {options.label_column!r} "
-                    "(drop --strict to skip and count such rows)"
+                    f"CSV file {path} has no column(s) {missing}; its header is {header}. "
+                    "Name the columns with --csv-text-column / --csv-label-column"
                 )
-            malformed.add(reason, reader.line_num)
+            for row in reader:
+                text, label = row.get(options.text_column), row.get(options.label_column)
+                if text is None or label is None:
+                    reason = "missing field"
+                elif _has_undecodable(text) or _has_undecodable(label):
+                    reason = "undecodable bytes"
+                elif label.strip() not in labels:
+                    reason = "unknown label"
+                elif not text.strip():
+                    reason = "empty text"
+                else:
+                    reviews.append(Review(text, labels[label.strip()]))
+                    continue
+                if strict:
+                    raise DataFormatError(
+                        f"{path}, line {reader.line_num}: {reason}; expected a UTF-8 text in column "
+                        f"{options.text_column!r} and {options.negative_label!r} (negative) or "
+                        f"{options.positive_label!r} (positive) in column {options.label_column!r} "
+                        "(drop --strict to skip and count such rows)"
+                    )
+                malformed.add(reason, reader.line_num)
     return reviews, malformed

@@ -1,13 +1,21 @@
-"""Opening a data file whether it is bz2-compressed or plain, decided by its first bytes (not its name)."""
+"""Opening a data file whether it is bz2-compressed or plain, decided by its first bytes (not its name),
+and turning a file that breaks off while being read into one message naming it."""
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import DataFormatError
+
 _BZ2_MAGIC = b"BZh"
+
+UTF8_BOM = b"\xef\xbb\xbf"
+"""Written at the start of UTF-8 files by many Windows tools; readers drop it from the first line."""
 
 
 def open_data_file(path: str | os.PathLike[str]) -> BinaryIO:
@@ -23,3 +31,16 @@ def open_data_file(path: str | os.PathLike[str]) -> BinaryIO:
     with open(path, "rb") as probe:
         compressed = probe.read(len(_BZ2_MAGIC)) == _BZ2_MAGIC
     return bz2.open(path, "rb") if compressed else open(path, "rb")  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def read_errors_named(path: str | os.PathLike[str], lines_read: Callable[[], int]) -> Iterator[None]:
+    """Turn a read that breaks off (a truncated or corrupted bz2 stream: ``EOFError``, ``OSError``) into one
+    :class:`DataFormatError` naming the file and the last line read (``lines_read()``)."""
+    try:
+        yield
+    except (EOFError, OSError) as error:
+        raise DataFormatError(
+            f"{path}: the file breaks off after line {lines_read()} ({error}); it is truncated or corrupted, "
+            "copy or download it again"
+        ) from error

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 
 from ..artifact import signature
 from ..artifact.archive import PACK_FORMATS, pack_artifact
-from ..artifact.layout import ROLE_FILENAMES
+from ..artifact.layout import DIRECTORY_MODE, FILE_MODE, ROLE_FILENAMES
 from ..artifact.loader import Artifact, load_artifact
 from ..artifact.manifest import (
     ARTIFACT_FORMAT_VERSION,
@@ -85,9 +85,9 @@ def _test_data(checkpoint: Checkpoint, test_file: str | os.PathLike[str] | None,
 def _install(staging: Path, target: Path) -> None:
     """Rename ``staging`` to ``target``; an existing ``target`` (force) is moved aside first, then deleted."""
     # Temp dirs and files are created private (0700/0600); an artifact is meant to be shared and read.
-    staging.chmod(0o755)
+    staging.chmod(DIRECTORY_MODE)
     for child in staging.iterdir():
-        child.chmod(0o644)
+        child.chmod(FILE_MODE)
     if not target.exists():
         os.replace(staging, target)
         return

@@ -389,16 +389,16 @@ def read_verification_texts(path: Path) -> list[str]:
     return list(record["texts"])
 
 
-def verify_artifact(path: str | os.PathLike[str], **tolerances: float) -> ParityReport:
+def verify_artifact(path: str | os.PathLike[str], *, trust_custom_rules: bool = False, **tolerances: float) -> ParityReport:
     """Re-check an artifact: the loader's checks (format, every sha256), then the parity gate again.
 
     Runs the gate on the texts in the artifact's ``verification.json``, with
     eager PyTorch rebuilt from ``weights.safetensors``, at the batch sizes the
     export used. ``tolerances`` (``fp32_atol``, ``int8_atol``, ``int8_min_label_agreement``)
-    override the defaults. Raises :class:`ArtifactError` for a broken
+    override the defaults; ``trust_custom_rules`` as for :func:`load_artifact`. Raises :class:`ArtifactError` for a broken
     artifact; returns the report (call ``raise_for_failures()`` to gate).
     """
-    artifact = load_artifact(path)
+    artifact = load_artifact(path, trust_custom_rules=trust_custom_rules)
     try:
         texts = read_verification_texts(artifact.file("verification"))
     except (ValueError, KeyError, TypeError) as error:

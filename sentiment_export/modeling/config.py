@@ -14,6 +14,19 @@ POOLINGS = ("last", "mean_max")
 """Values of ``pooling``: the last real step, or mean and max over the real steps."""
 
 
+_SIZE_BOUNDS = {
+    "vocab_size": (1, 50_000_000),
+    "embedding_dim": (1, 8192),
+    "hidden_dim": (1, 8192),
+    "num_layers": (1, 64),
+    "recurrent_steps": (0, 1_000_000),
+    "ngram_dim": (0, 4096),
+    "ngram_buckets": (0, 100_000_000),
+}
+"""Each size's accepted range: far above any model measured, low enough that a mistyped value is an error
+rather than an attempt to allocate the machine's memory."""
+
+
 @dataclass(frozen=True)
 class SentimentNetConfig:
     """Every hyper-parameter of the network; stored in checkpoints and artifacts."""
@@ -34,12 +47,10 @@ class SentimentNetConfig:
         """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("recurrent_steps", "ngram_dim", "ngram_buckets"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers", "recurrent_steps", "ngram_dim", "ngram_buckets"):
+            low, high = _SIZE_BOUNDS[name]
+            if not low <= int(getattr(self, name)) <= high:
+                raise ValueError(f"{name} must be between {low} and {high:,}, got {getattr(self, name)!r}")
         for name in ("dropout", "embedding_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")

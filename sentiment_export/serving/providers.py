@@ -65,6 +65,11 @@ def default_intra_op_threads() -> int:
     return max(1, min(_MAX_DEFAULT_THREADS, cpus))
 
 
+MAX_INTRA_OP_THREADS = 256
+"""The most onnxruntime threads a session may ask for (the CLIs' --ort-threads bound, ``cli.options.MAX_THREADS``);
+a larger number creates threads until the machine runs out of them."""
+
+
 def session_options(
     *, intra_op_threads: int | None = None, base: ort.SessionOptions | None = None
 ) -> ort.SessionOptions:
@@ -73,9 +78,13 @@ def session_options(
     ``base`` is used as given (its thread settings included) unless
     ``intra_op_threads`` is passed too.
     """
-    bad_threads = isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
+    bad_threads = (
+        isinstance(intra_op_threads, bool)
+        or not isinstance(intra_op_threads, int)
+        or not 1 <= intra_op_threads <= MAX_INTRA_OP_THREADS
+    )
     if intra_op_threads is not None and bad_threads:
-        raise ValueError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
+        raise ValueError(f"intra_op_threads must be an integer between 1 and {MAX_INTRA_OP_THREADS}, got {intra_op_threads!r}")
     if base is not None:
         if intra_op_threads is not None:
             base.intra_op_num_threads = intra_op_threads

@@ -72,11 +72,17 @@ class Prediction:
         return asdict(self)
 
 
-def _check_batch_size(batch_size: int) -> int:
+MAX_BATCH_SIZE = 4096
+"""Texts per onnxruntime run at most: a batch is padded to its longest text and held whole in memory
+(the server's --max-batch-size has the same bound)."""
+
+
+def check_batch_size(batch_size: int) -> int:
+    """``batch_size`` if it is an int in [1, :data:`MAX_BATCH_SIZE`]; else TypeError / ValueError naming the bounds."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
     return batch_size
 
 
@@ -120,6 +126,7 @@ class SentimentModel:
         session_options: ort.SessionOptions | None = None,
         encoder_backend: str = "auto",
         public_key: str | os.PathLike[str] | None = None,
+        trust_custom_rules: bool = False,
     ) -> SentimentModel:
         """Load and verify the artifact at ``path`` (directory, .tar.gz or .zip) and start a session.
 
@@ -135,6 +142,9 @@ class SentimentModel:
         ``public_key``: a PEM public key; the artifact must then be signed by
         its private half with every file unchanged (see
         :mod:`sentiment_export.signing`), checked before any session starts.
+        ``trust_custom_rules``: accept a spec whose rules are not a rule set
+        sentiment_export ships (see :func:`load_artifact`; Python's ``re`` has
+        no time bound, so only for artifacts from a source you trust).
 
         Raises :class:`ArtifactError` for a missing, corrupted or unloadable
         artifact (:class:`SignatureError` when the signature check fails), :class:`DeviceError` as above, and ``ValueError`` /
@@ -142,9 +152,9 @@ class SentimentModel:
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
-        _check_batch_size(batch_size)  # before the (slow) artifact checks
+        check_batch_size(batch_size)  # before the (slow) artifact checks
         options = _session_options_for(intra_op_threads, session_options)
-        artifact = load_artifact(path, public_key=public_key)
+        artifact = load_artifact(path, public_key=public_key, trust_custom_rules=trust_custom_rules)
         encoder = artifact.encoder(backend=encoder_backend)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(
@@ -169,7 +179,7 @@ class SentimentModel:
 
     @batch_size.setter
     def batch_size(self, value: int) -> None:
-        self._batch_size = _check_batch_size(value)
+        self._batch_size = check_batch_size(value)
 
     @property
     def providers(self) -> list[str]:

@@ -55,7 +55,7 @@ import pandas as pd
 from ..artifact.loader import load_artifact
 from ..artifact.manifest import Manifest
 from ..errors import ArtifactError, DataFormatError
-from .runtime import SentimentModel
+from .runtime import SentimentModel, check_batch_size
 
 try:
     from pyspark import SparkFiles, TaskContext
@@ -66,10 +66,6 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     raise ImportError(
         f"sentiment_export.spark needs pyspark ({error}); install the extra: pip install 'sentiment_export[spark]'"
     ) from error
-
-MAX_BATCH_SIZE = 4096
-"""Texts per onnxruntime run at most: a batch is padded to its longest text, and every Python worker
-holds one such batch per concurrent task."""
 
 _RESULT = StructType([StructField("score", DoubleType()), StructField("label", StringType())])
 _TEXT_TYPES = (StringType, BinaryType)
@@ -86,6 +82,7 @@ class _Job:
     batch_size: int
     strict: bool
     text_col: str
+    trust_custom_rules: bool = False
 
 
 def score_dataframe(
@@ -98,6 +95,7 @@ def score_dataframe(
     precision: str = "fp32",
     batch_size: int | None = None,
     strict: bool = False,
+    trust_custom_rules: bool = False,
 ) -> DataFrame:
     """``df`` with two columns added: ``score_col`` (double, P(positive)) and ``label_col``
     (``"positive"`` iff score >= 0.5, else ``"negative"``), the values of :meth:`SentimentModel.predict`.
@@ -106,9 +104,10 @@ def score_dataframe(
     file name of an archive shipped with ``SparkContext.addFile`` /
     ``spark-submit --files`` (see the module doc). ``precision``: ``"fp32"``
     or ``"int8"``. ``batch_size``: texts per onnxruntime run (1 to
-    :data:`MAX_BATCH_SIZE`; default: :class:`SentimentModel`'s). ``strict``:
+    :data:`~sentiment_export.serving.runtime.MAX_BATCH_SIZE`; default: :class:`SentimentModel`'s). ``strict``:
     fail the job on the first null or undecodable text instead of giving it a
-    null score and label.
+    null score and label. ``trust_custom_rules``: accept an artifact whose
+    spec rules are not a shipped rule set (see :func:`load_artifact`).
 
     Lazy like every DataFrame transformation: the scoring runs when an action
     (``write``, ``collect``, ...) runs. Raises, at the call: ``TypeError`` when
@@ -125,10 +124,11 @@ def score_dataframe(
     _check_columns(df, text_col=text_col, score_col=score_col, label_col=label_col)
     if not isinstance(strict, bool):
         raise TypeError(f"strict must be True or False, got {strict!r}")
-    options = {} if batch_size is None else {"batch_size": _check_batch_size(batch_size)}
+    options = {} if batch_size is None else {"batch_size": check_batch_size(batch_size)}
     # Verified on the driver: a bad artifact or option fails here, before any job; the session is dropped.
     driver_model = SentimentModel.load(
-        _resolve_artifact(artifact), device="cpu", precision=precision, intra_op_threads=1, **options
+        _resolve_artifact(artifact), device="cpu", precision=precision, intra_op_threads=1,
+        trust_custom_rules=trust_custom_rules, **options
     )
     job = _Job(
         artifact=os.fspath(artifact),
@@ -137,6 +137,7 @@ def score_dataframe(
         batch_size=driver_model.batch_size,
         strict=strict,
         text_col=text_col,
+        trust_custom_rules=trust_custom_rules,
     )
     scored = df.withColumn(_SCRATCH_COLUMN, _udf(job)(_column(text_col)))
     # One Python evaluation feeds both fields (the plan holds a single ArrowEvalPython node).
@@ -173,14 +174,6 @@ def _check_columns(df: DataFrame, *, text_col: str, score_col: str, label_col: s
     for option, name in (("score_col", score_col), ("label_col", label_col)):
         if name in fields or name == _SCRATCH_COLUMN:
             raise ValueError(f"df already has a column {name!r}; pass {option}= another name, or drop that column")
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
-    return batch_size
 
 
 def _fingerprint(manifest: Manifest) -> str:
@@ -229,9 +222,12 @@ def _load_on_worker(job: _Job, threads: int) -> SentimentModel:
     path = _resolve_artifact(job.artifact)
     if path.is_file():  # an archive: unpacked once per worker below SparkFiles, which Spark removes at the end
         target = Path(SparkFiles.getRootDirectory()) / f"sentiment-artifact-{job.fingerprint[:16]}-{os.getpid()}"
-        path = target if (target / "manifest.json").is_file() else load_artifact(path, extract_to=target).root
+        path = target if (target / "manifest.json").is_file() else load_artifact(
+            path, extract_to=target, trust_custom_rules=job.trust_custom_rules
+        ).root
     model = SentimentModel.load(
-        path, device="cpu", precision=job.precision, batch_size=job.batch_size, intra_op_threads=threads
+        path, device="cpu", precision=job.precision, batch_size=job.batch_size, intra_op_threads=threads,
+        trust_custom_rules=job.trust_custom_rules,
     )
     if _fingerprint(model.artifact.manifest) != job.fingerprint:
         raise ArtifactError(

@@ -36,6 +36,8 @@ class ServeOptions:
     model before 503. ``body_limit``: bytes per request body before 413.
     ``timeout_s``: the per-request deadline before 504. ``public_key``: a PEM
     public key every artifact must be signed by (checked before the server is ready).
+    ``trust_custom_rules``: serve artifacts whose spec rules are not a shipped rule set
+    (:func:`~sentiment_export.artifact.loader.load_artifact`).
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +54,7 @@ class ServeOptions:
     timeout_s: float = 10.0
     access_log: bool = True
     public_key: str | None = None
+    trust_custom_rules: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -98,6 +98,7 @@ def load_models(
     precision: str,
     threads: int | None,
     public_key: str | os.PathLike[str] | None = None,
+    trust_custom_rules: bool = False,
 ) -> ModelRegistry:
     """Load and verify every artifact (checksums, signature, warm-up inference); :class:`ServeError` on failure."""
     from ...errors import SentimentExportError
@@ -107,7 +108,8 @@ def load_models(
     for path in paths:
         try:
             model = SentimentModel.load(
-                path, device=device, precision=precision, intra_op_threads=threads, public_key=public_key
+                path, device=device, precision=precision, intra_op_threads=threads, public_key=public_key,
+                trust_custom_rules=trust_custom_rules,
             )
         except (SentimentExportError, OSError, ValueError, TypeError) as error:
             raise ServeError(f"cannot serve {path}: {error}") from error

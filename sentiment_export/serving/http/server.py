@@ -97,7 +97,8 @@ def _ignore_signal(signum: int, frame: Any) -> None:
 def _run_one(artifacts: Sequence[str], options: ServeOptions, sock: socket.socket, on_started: Callable[[], None]) -> int:
     """Load, serve on ``sock`` until a stop signal, drain; 0 after a clean shutdown."""
     registry = load_models(
-        artifacts, device=options.device, precision=options.precision, threads=options.threads, public_key=options.public_key
+        artifacts, device=options.device, precision=options.precision, threads=options.threads, public_key=options.public_key,
+        trust_custom_rules=options.trust_custom_rules,
     )
     app = create_app(registry, options)
     config = uvicorn.Config(
