@@ -23,6 +23,7 @@ from sentiment_export import (
     load_artifact,
     load_checkpoint,
 )
+from sentiment_export.text.spec import SPEC_VERSION
 from sentiment_export.artifact import signature
 from sentiment_export.export import build as build_module
 from sentiment_export.export import exporters as export_module
@@ -77,7 +78,7 @@ def test_manifest_records_origin_signature_data_and_metrics(artifact, small_chec
     assert manifest["software"]["torch"] == torch.__version__
     assert manifest["signature"] == json.loads(json.dumps(signature.as_manifest()))
     assert manifest["onnx"]["opset"] == 17 and "dynamo=False" in manifest["onnx"]["exporter"]
-    assert manifest["preprocessing"]["spec_version"] == 1
+    assert manifest["preprocessing"]["spec_version"] == SPEC_VERSION
     assert manifest["model"]["config"]["hidden_dim"] == 16
     training = manifest["training"]
     assert training["preset"] == "tiny-test" and training["hyperparameters"]["batch_size"] == 32
