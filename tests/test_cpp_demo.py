@@ -46,6 +46,7 @@ from sentiment_export.export.records import save_with_record_table
 from sentiment_export.text.tokenizer import Tokenizer
 
 from cpp_build import DemoBuild, ci_requested, missing_prerequisites, skip_or_fail
+from model_file_edits import reembed
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "hard_cases.jsonl"
@@ -409,16 +410,7 @@ def _resave(model_pt: Path, target: Path, change: Callable[[dict[str, str]], dic
     """A copy of model_pt whose embedded files are changed, with its record table rewritten to match (as an
     export of those files would write it), so that the demo reads the changed files rather than refusing a
     tampered file."""
-    import torch
-
-    module, files = _load_pt(model_pt)
-
-    def save(extra_files: Mapping[str, str]) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"`torch\.jit\.(load|save)` is deprecated", category=DeprecationWarning)
-            torch.jit.save(module, str(target), _extra_files=dict(extra_files))
-
-    save_with_record_table(save, target, change(files), section="torchscript")
+    reembed(model_pt, change, target=target)
     return target
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,21 @@ from sentiment_export.text.rules import RULE_FIELDS, rules_fingerprint, trusted_
 from sentiment_export.text.spec import PreprocessingSpec
 from training.presets import PRESETS
 
+from model_file_edits import reembed
+
 CATASTROPHIC_STEP = {"pattern": "((a+)+)$", "replacement": "$1"}
 """Backtracks exponentially in Python's re: 'a' * 26 + '!' takes seconds, each two more characters x4."""
 
 
 def _with_spec(source: Path, target: Path, spec: dict) -> Path:
-    """A copy of the artifact whose spec.json (and model.pt's embedded copy) is ``spec``, the manifest rehashed."""
+    """A copy of the artifact whose spec.json (and model.pt's embedded copy) is ``spec``, the manifest rehashed
+    (file hashes and model.pt's record table), as someone who wrote such an artifact would."""
     copy = Path(shutil.copytree(source, target))
     text = json.dumps(spec, indent=2) + "\n"
     (copy / "spec.json").write_text(text, encoding="utf-8")
-    model_pt = copy / "model.pt"
-    rewritten = copy / "model.pt.new"
-    with zipfile.ZipFile(model_pt) as old, zipfile.ZipFile(rewritten, "w") as new:
-        for info in old.infolist():
-            new.writestr(info, text if info.filename.endswith("/extra/spec.json") else old.read(info))
-    rewritten.replace(model_pt)
+    records = reembed(copy / "model.pt", lambda files: {**files, "spec.json": text})
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["torchscript"]["records"] = records
     for name in ("spec.json", "model.pt"):
         manifest["files"][name].update(sha256=sha256_file(copy / name), size=(copy / name).stat().st_size)
     (copy / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

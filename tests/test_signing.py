@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cpp_build import ci_requested
+from model_file_edits import reembed
 from sentiment_export import ArtifactError, SentimentModel, SignatureError, SigningKeyError, load_artifact
 from sentiment_export.artifact.archive import pack_artifact
 from sentiment_export.artifact.layout import MANIFEST_FILENAME, OPTIONAL_ROLES, ROLE_FILENAMES, SIGNATURE_FILENAME
@@ -110,17 +111,8 @@ def _swap_vocabulary_lines(directory: Path, first: str, second: str) -> None:
 def _reembed_vocabulary(directory: Path) -> None:
     """Rewrite model.pt so that its embedded vocab.txt is the directory's, with model.pt's record table
     (embedded and in manifest.json) rewritten to match: the attack made consistent."""
-    import torch
-
-    from sentiment_export.export.records import save_with_record_table
-
-    names = ("spec.json", "vocab.txt", "manifest.json")
-    extra = dict.fromkeys(names, "")
-    path = directory / "model.pt"
-    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    extra = {name: content.decode("utf-8") if isinstance(content, bytes) else content for name, content in extra.items()}
-    extra["vocab.txt"] = (directory / "vocab.txt").read_text(encoding="utf-8")
-    records = save_with_record_table(lambda files: torch.jit.save(module, str(path), _extra_files=dict(files)), path, extra, section="torchscript")
+    vocabulary = (directory / "vocab.txt").read_text(encoding="utf-8")
+    records = reembed(directory / "model.pt", lambda files: {**files, "vocab.txt": vocabulary})
     manifest = json.loads((directory / MANIFEST_FILENAME).read_text(encoding="utf-8"))
     manifest["torchscript"]["records"] = records
     (directory / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
