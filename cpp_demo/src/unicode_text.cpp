@@ -106,21 +106,20 @@ std::string reproduced_unicode_version() {
   return version;
 }
 
-std::string icu_version() {
+namespace {
+// ICU reports both its own and its Unicode version through the same UVersionInfo shape.
+std::string icu_version_string(void (*getter)(UVersionInfo)) {
   UVersionInfo version;
-  u_getVersion(version);
+  getter(version);
   char text[U_MAX_VERSION_STRING_LENGTH];
   u_versionToString(version, text);
   return text;
 }
+}  // namespace
 
-std::string icu_unicode_version() {
-  UVersionInfo version;
-  u_getUnicodeVersion(version);
-  char text[U_MAX_VERSION_STRING_LENGTH];
-  u_versionToString(version, text);
-  return text;
-}
+std::string icu_version() { return icu_version_string(u_getVersion); }
+
+std::string icu_unicode_version() { return icu_version_string(u_getUnicodeVersion); }
 
 void check_unicode_version(const std::string& version) {
   const std::string reproduced = reproduced_unicode_version();
