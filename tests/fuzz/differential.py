@@ -90,8 +90,15 @@ class Differential:
         except UnicodeDecodeError as error:
             problems += self._raw_abi_refusal(data, error.start)
             text = data.decode("utf-8", "surrogateescape")  # lone surrogates: a str without a UTF-8 form
-        for name in SPECS if len(data) <= LARGEST_BUDGET_INPUT else [name for name in SPECS if name != "largest-budget"]:
-            problems += [f"{name}: {problem}" for problem in self._spec_differences(name, text)]
+        return problems + self.text_differences(text, input_bytes=len(data))
+
+    def text_differences(self, text: str, *, input_bytes: int = 0) -> list[str]:
+        """What differs between the encoders on ``text`` under each spec (the largest budget only up to
+        LARGEST_BUDGET_INPUT bytes of input)."""
+        problems: list[str] = []
+        for name in SPECS:
+            if name != "largest-budget" or input_bytes <= LARGEST_BUDGET_INPUT:
+                problems += [f"{name}: {problem}" for problem in self._spec_differences(name, text)]
         return problems
 
     def _spec_differences(self, name: str, text: str) -> list[str]:
