@@ -147,38 +147,41 @@ def demo_differences(binary: Path, artifact: Path, inputs: Iterable[bytes], envi
     """The C++ demo's tokens and ids of each UTF-8 input against the Python encoder of the artifact it reads.
 
     One demo process per output kind for the whole batch (it loads libtorch);
-    an input that is not UTF-8 must get a per-index error record instead.
+    an input that is not UTF-8 (and has no line break) must get a per-index error
+    record naming the byte Python names, and exit status 3.
     """
     python = TextEncoder.load(artifact, backend="python")
     texts, invalid = [], []
     for data in inputs:
         try:
             texts.append(data.decode("utf-8"))
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as error:
             if b"\n" not in data and b"\r" not in data:
-                invalid.append(data)
+                invalid.append((data, error.start))
     problems = []
     model = str(artifact / "model.pt")
     jsonl = "".join(json.dumps(text) + "\n" for text in texts).encode("ascii")
     for kind, expected in (("ids", [python.encode_ids(text) for text in texts]), ("tokens", [python.tokenize(text) for text in texts])):
-        records = _demo_records(binary, [model, "--jsonl", f"--{kind}"], jsonl, len(texts), environment, problems)
+        records = _demo_records(binary, [model, "--jsonl", f"--{kind}"], jsonl, len(texts), 0, environment, problems)
         for index, record in enumerate(records):
             if kind not in record:
                 problems.append(f"demo failed on input {index} ({_show(texts[index], 80)}): {_show(record)}")
             elif record[kind] != expected[index]:
                 problems.append(_differ(f"demo {kind} of input {index} ({_show(texts[index], 80)}) vs Python's", record[kind], expected[index]))
-    lines = b"".join(data + b"\n" for data in invalid)
-    for index, record in enumerate(_demo_records(binary, [model, "--stdin", "--ids"], lines, len(invalid), environment, problems)):
-        if "UTF-8" not in str(record.get("error", "")):
-            problems.append(f"demo on bytes that are not UTF-8 ({_show(invalid[index], 80)}): {_show(record)}, expected an error naming UTF-8")
+    lines = b"".join(data + b"\n" for data, _ in invalid)
+    for (data, bad_byte), record in zip(invalid, _demo_records(binary, [model, "--stdin", "--ids"], lines, len(invalid), 3, environment, problems)):
+        if record.get("error") != f"invalid UTF-8 at byte {bad_byte}":
+            problems.append(f"demo on bytes that are not UTF-8 ({_show(data, 80)}): {_show(record)}, expected the error 'invalid UTF-8 at byte {bad_byte}'")
     return problems
 
 
-def _demo_records(binary: Path, arguments: Sequence[str], stdin: bytes, count: int, environment: Mapping[str, str] | None, problems: list[str]) -> list[dict]:
+def _demo_records(binary: Path, arguments: Sequence[str], stdin: bytes, count: int, status: int, environment: Mapping[str, str] | None,
+                  problems: list[str]) -> list[dict]:
+    """The demo's JSON records for ``count`` inputs, or none with the reason in ``problems``."""
     if count == 0:
         return []
     done = subprocess.run([str(binary), *arguments], input=stdin, capture_output=True, timeout=1800, check=False, env=environment)
-    if done.returncode != 0:
+    if done.returncode != status:
         problems.append(f"demo {' '.join(arguments[1:])} exited {done.returncode}: {done.stderr.decode('utf-8', 'replace')[-3000:]}")
         return []
     records = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
