@@ -4,7 +4,13 @@ Builds the sanitized library (cpp_demo -DSENTIMENT_SANITIZE=ON) unless
 ``--library`` names one, then starts tests/fuzz/target.py with the sanitizer
 runtime preloaded: it replays the seed corpus (tests/fuzz/corpus/) and fuzzes
 for ``--seconds`` (or ``--runs`` inputs). With ``--demo`` and ``--artifact`` the
-corpus that libFuzzer grew is then replayed through the C++ demo. Prints one
+corpus that libFuzzer grew is then replayed through the C++ demo.
+
+Under LD_PRELOAD of libasan, atheris loses its Python coverage (libasan
+provides the coverage symbols libFuzzer would): the sanitized run mutates
+inputs without feedback. A ``--plain`` run (plain library) is coverage-guided
+and grows the work corpus; ``--runs 0`` on that work directory with the
+sanitized library then runs every input it kept under the sanitizers. Prints one
 JSON summary (executions, seconds, crashes, mismatches, ...); exit status 0
 only when every encoder agreed and no sanitizer spoke. A failing input is
 kept in the work directory (crash-*), ready to be added to the corpus.
@@ -43,7 +49,8 @@ def _scale(text: str) -> float:
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=bounded_int(1, 86_400), default=60, help="fuzzing time (default 60)")
-    parser.add_argument("--runs", type=bounded_int(0, 10**9), default=None, help="fuzz this many inputs instead of --seconds (0: replay only)")
+    parser.add_argument("--runs", type=bounded_int(0, 10**9), default=None,
+                        help="fuzz this many inputs instead of --seconds (0: run each input of the work corpus once)")
     parser.add_argument("--library", type=Path, default=None, help="a libsentiment_encoder.so already built (default: build the sanitized one)")
     parser.add_argument("--build-dir", type=Path, default=REPO / "build" / "sanitized", help="where to build it (default build/sanitized)")
     parser.add_argument("--plain", action="store_true", help="the library is not sanitized: no LD_PRELOAD")
@@ -73,9 +80,8 @@ def fuzz(args: argparse.Namespace) -> dict:
     if runtime is not None:
         environment = sanitized.environment(environment, runtime)
     limit = [f"-runs={args.runs}"] if args.runs is not None else [f"-max_total_time={args.seconds}"]
-    command = [sys.executable, "-m", "tests.fuzz.target", "--replay-scale", str(args.replay_scale)]
-    if args.runs != 0:
-        command += [str(corpus), *limit, f"-max_len={args.max_len}", "-timeout=120", "-rss_limit_mb=4096", f"-artifact_prefix={work}/"]
+    command = [sys.executable, "-m", "tests.fuzz.target", "--replay-scale", str(args.replay_scale), str(corpus), *limit,
+               f"-max_len={args.max_len}", "-len_control=0", "-timeout=120", "-rss_limit_mb=4096", f"-artifact_prefix={work}/"]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, errors="replace", check=False,
                           timeout=(args.seconds if args.runs is None else 3600) + 900)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 CPP_DEMO = Path(__file__).resolve().parents[2] / "cpp_demo"
-SANITIZER_REPORTS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
+SANITIZER_REPORTS = ("AddressSanitizer:", "runtime error:", "LeakSanitizer:", "UndefinedBehaviorSanitizer:")
 """Lines that only a sanitizer prints: any of them in a process's output is a failure."""
 
 

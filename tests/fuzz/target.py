@@ -3,10 +3,12 @@
 Started by tests/fuzz/run.py, with LD_PRELOAD of libasan when the library is
 sanitized; not meant to be run by hand. Coverage comes from the Python
 encoder's code, instrumented at import (atheris's regular-expression hook is
-left off: its pattern proxy does not take re's ``pos`` argument); the library
-is compiled by GCC, without libFuzzer's coverage. Arguments after the
+left off: its pattern proxy does not take re's ``pos`` argument), and only
+without libasan preloaded (see tests/fuzz/run.py); the library is compiled
+by GCC, without libFuzzer's coverage. Arguments after the
 ``--replay-scale`` option are libFuzzer's (corpus directories, -runs,
--max_total_time, ...); with none, only the replay runs. The last line of
+-max_total_time, ...; ``-runs=0`` runs each corpus input once); with none,
+only the replay runs. The last line of
 output is ``REPLAY {json}``, before the fuzzing starts.
 """
 
