@@ -193,6 +193,16 @@ def test_tokenize_head_equals_the_head_of_full_tokenization(count: int) -> None:
     assert mismatches == []
 
 
+@pytest.mark.parametrize("max_length", [200, 7])
+def test_tokenize_head_cut_before_a_url_equals_full_tokenization(max_length: int) -> None:
+    """A cut between a word ending in '.' and a URL once gave "a." where the full text has "a" "."."""
+    from tests.fuzz.corpus import head_cut_url_texts
+
+    tokenizer = Tokenizer(PreprocessingSpec(max_length=max_length))
+    texts = head_cut_url_texts()
+    assert [text[:60] for text in texts if tokenizer.tokenize_head(text, max_length) != tokenizer.tokenize(text)[:max_length]] == []
+
+
 def test_a_megabyte_text_is_encoded_from_its_head_only(encoder: TextEncoder) -> None:
     text = "good movie " * 100_000
     assert encoder.encode_ids(text) == ids_of(encoder, *["good", "movie"] * 3)

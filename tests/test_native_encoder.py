@@ -30,6 +30,7 @@ from sentiment_export.data.amazon import read_reviews
 from sentiment_export.text.spec import MAX_CHARACTERS_LIMIT, NLTK_WORD_TOKENIZER_STEPS
 
 from cpp_build import NativeLibrary
+from tests.fuzz.corpus import head_cut_url_texts
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "hard_cases.jsonl"
@@ -81,6 +82,7 @@ def _adversarial_texts() -> list[str]:
         "see http://example.com/a?b=1 now " * 300,  # URLs across the cut
         "Hello.World! " * 500 + ".",
         "\n".join("line %d: ok" % index for index in range(3000)),
+        *head_cut_url_texts(),  # the cut between "a." and a URL, at Python's and the library's windows
     ]
     texts += [" ".join(rng.choice(words) for _ in range(rng.randrange(150, 1500))) for _ in range(60)]
     texts += ["a \ud800 b", "\udcff" * 10, "ok \ud83d"]  # lone surrogates: no UTF-8 form

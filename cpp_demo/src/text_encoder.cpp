@@ -139,24 +139,49 @@ std::string_view TextEncoder::within_budget(std::string_view text) const {
   return keep_code_points(text, static_cast<std::size_t>(spec_.max_characters), spec_.truncation_side == "left");
 }
 
-void TextEncoder::tokenize_into(std::string_view whole, Tokens& tokens) const {
-  tokens.text.clear();
-  tokens.spans.clear();
+std::string TextEncoder::normalize(std::string_view whole, ByteSet& present) const {
   const std::string_view raw = within_budget(whole);
   std::string text = spec_.lowercase ? python_lower(raw) : std::string(raw);
-  ByteSet present = bytes_in(text);  // also holds the bytes of every piece between URLs
+  present = bytes_in(text);
   std::string replaced;
   if (digit_.may_match(present) && digit_.substitute(text, digit_replacement_, replaced)) {
     text.swap(replaced);
     present |= digit_replacement_.literal_bytes;
   }
+  return text;
+}
+
+void TextEncoder::tokenize_normalized(std::string_view text, const ByteSet& present, Tokens& tokens) const {
+  tokens.text.clear();
+  tokens.spans.clear();
   std::size_t start = 0;
   for (const auto& [match_start, match_end] : url_.find_all(text)) {
-    split_words(std::string_view(text).substr(start, match_start - start), present, tokens);
+    split_words(text.substr(start, match_start - start), present, tokens);
     tokens.add(spec_.url_token, {{0, spec_.url_token.size()}});
     start = match_end;
   }
-  split_words(std::string_view(text).substr(start), present, tokens);
+  split_words(text.substr(start), present, tokens);
+}
+
+void TextEncoder::tokenize_into(std::string_view whole, Tokens& tokens) const {
+  ByteSet present;
+  const std::string text = normalize(whole, present);
+  tokenize_normalized(text, present, tokens);
+}
+
+std::optional<std::size_t> TextEncoder::safe_cut(std::string_view text, std::size_t start) const {
+  while (const auto whitespace = whitespace_.find(text, start)) {
+    const auto word = word_character_.find(text, whitespace->second);
+    if (!word) {
+      return std::nullopt;
+    }
+    const auto url = url_.find(text, whitespace->second);
+    if (!url || url->first > word->first) {
+      return whitespace->second;
+    }
+    start = url->second;  // a URL ends the piece at the cut; try the next whitespace after it
+  }
+  return std::nullopt;
 }
 
 void TextEncoder::tokenize_head_into(std::string_view whole, std::size_t count, Tokens& tokens) const {
@@ -164,29 +189,33 @@ void TextEncoder::tokenize_head_into(std::string_view whole, std::size_t count, 
     tokens = Tokens{};
     return;
   }
-  const std::string_view text = within_budget(whole);
+  ByteSet present;
+  const std::string text = normalize(whole, present);
   // Python counts the window in characters, here in bytes: where the prefix is
   // cut changes only how much is tokenized, never the tokens (see the proof).
   std::size_t window = count * kFirstGuessBytesPerToken;
+  if (head_shortcut_ && window < text.size()) {
+    present |= bytes_in(kSentinel);  // a superset of every prefix's bytes
+  }
   while (head_shortcut_ && window < text.size()) {
     std::size_t start = window;
     while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) {
       ++start;  // to a code point boundary
     }
-    const auto whitespace = whitespace_.find(text, start);
-    if (!whitespace || !word_character_.find(text, whitespace->second)) {
+    const auto cut = safe_cut(text, start);
+    if (!cut) {
       break;
     }
-    std::string prefix(text.substr(0, whitespace->second));
+    std::string prefix = text.substr(0, *cut);
     prefix += kSentinel;
-    tokenize_into(prefix, tokens);
+    tokenize_normalized(prefix, present, tokens);
     if (tokens.size() > count && tokens[tokens.size() - 1] == kSentinel) {
       tokens.spans.resize(count);
       return;
     }
-    window *= 2;
+    window = std::max(window * 2, *cut);
   }
-  tokenize_into(text, tokens);
+  tokenize_normalized(text, present, tokens);
   if (tokens.size() > count) {
     tokens.spans.resize(count);
   }

@@ -86,8 +86,16 @@ class TextEncoder {
   // left, the last) max_characters code points, before any other step.
   std::string_view within_budget(std::string_view text) const;
 
+  // Budget, lower-casing and digits: the steps on the whole text; `present`
+  // receives every byte of the result.
+  std::string normalize(std::string_view whole, ByteSet& present) const;
+
   // tokenize and tokenize_head, into `tokens` (overwritten).
   void tokenize_into(std::string_view text, Tokens& tokens) const;
+  void tokenize_normalized(std::string_view text, const ByteSet& present, Tokens& tokens) const;
+  // Tokenizer._safe_cut (sentiment_export/text/tokenizer.py): where tokenize_head
+  // may cut normalised `text` at or after byte `start`, or nullopt.
+  std::optional<std::size_t> safe_cut(std::string_view text, std::size_t start) const;
   void tokenize_head_into(std::string_view text, std::size_t count, Tokens& tokens) const;
 
   // Appends the words of `piece` after the tokenizer steps; `present` holds

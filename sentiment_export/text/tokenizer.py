@@ -119,39 +119,58 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """All tokens of ``text`` within the character budget; each URL becomes ``spec.url_token``."""
-        first, *after_urls = self.split_at_urls(self.normalize(self.within_budget(text)))
+        return self._tokenize_normalized(self.normalize(self.within_budget(text)))
+
+    def _tokenize_normalized(self, text: str) -> list[str]:
+        first, *after_urls = self.split_at_urls(text)
         tokens = self.split_words(first)
         for piece in after_urls:
             tokens.append(self.spec.url_token)
             tokens.extend(self.split_words(piece))
         return tokens
 
+    def _safe_cut(self, text: str, start: int) -> int | None:
+        """The end of the first whitespace at or after ``start`` in normalised ``text`` where
+        :meth:`tokenize_head` may cut, or None when there is none worth trying: the piece
+        (between URLs) that holds the cut must go on past it to a word character."""
+        while (whitespace := _WHITESPACE.search(text, start)) is not None:
+            word = _WORD_CHARACTER.search(text, whitespace.end())
+            if word is None:
+                return None
+            url = self._url.search(text, whitespace.end())
+            if url is None or url.start() > word.start():
+                return whitespace.end()
+            start = url.end()  # a URL ends the piece at the cut; try the next whitespace after it
+        return None
+
     def tokenize_head(self, text: str, count: int) -> list[str]:
         """``tokenize(text)[:count]``, without tokenizing more of a long text than needed.
 
         Truncation keeps only the first ``max_length`` tokens, and a review can be
         megabytes long; this tokenizes a growing prefix instead. Why that gives
-        the same tokens, for the NLTK rules: the prefix is cut just after a
-        whitespace character and followed by the sentinel word ``x``, so every
-        chunk before the cut is, as in the full text, followed by whitespace and
-        a non-space character. No URL spans whitespace; the rules that look past
-        a chunk's end look only at that whitespace, except the ones anchored at
-        the end of the text (``$``), whose matches can reach back only over
-        closing brackets, quotes and spaces; requiring a word character after the
-        cut rules those out. So the prefix's tokens, minus the sentinel, are the
-        full text's first tokens. Tests compare both paths on real and
-        adversarial texts.
+        the same tokens, for the NLTK rules: the normalised text is cut just
+        after a whitespace character and followed by the sentinel word ``x``, so
+        every chunk before the cut is, as in the full text, followed by
+        whitespace and a non-space character. No URL spans whitespace, so the
+        URLs before the cut are the full text's. The rules that look past a
+        chunk's end look only at that whitespace, except the ones anchored at the
+        end of a piece between URLs (``$``), whose matches can reach back only
+        over closing brackets, quotes and spaces; requiring that the piece
+        holding the cut goes on to a word character before the next URL starts
+        (see :meth:`_safe_cut`) rules those out. So the prefix's tokens, minus
+        the sentinel, are the full text's first tokens. Tests compare both paths
+        on real, adversarial and fuzzed texts (tests/fuzz/).
         """
         if count <= 0:
             return []
-        text = self.within_budget(text)
+        text = self.normalize(self.within_budget(text))
         window = count * _FIRST_GUESS_CHARS_PER_TOKEN
         while self._head_shortcut and window < len(text):
-            whitespace = _WHITESPACE.search(text, window)
-            if whitespace is None or not _WORD_CHARACTER.search(text, whitespace.end()):
+            cut = self._safe_cut(text, window)
+            if cut is None:
                 break
-            tokens = self.tokenize(text[: whitespace.end()] + _SENTINEL)
+            tokens = self._tokenize_normalized(text[:cut] + _SENTINEL)
             if tokens[-1] == _SENTINEL and len(tokens) > count:
                 return tokens[:count]
-            window *= 2
-        return self.tokenize(text)[:count]
+            window = max(window * 2, cut)
+        return self._tokenize_normalized(text)[:count]
