@@ -32,6 +32,17 @@ from .tfidf_baseline import IMDB, SNIPPETS, LabelledTexts, TfidfBaseline, read_t
 _BATCH_SIZE = 256
 
 
+_TOKENS: dict[tuple[str, Path], list[list[str]]] = {}
+"""(spec JSON, file) -> its texts' tokens: checkpoints with the same spec share one tokenization of a file."""
+
+
+def _tokens(encoder: TextEncoder, test: LabelledTexts) -> list[list[str]]:
+    key = (encoder.spec.to_json(), test.path)
+    if key not in _TOKENS:
+        _TOKENS[key] = encoder.tokenize_batch(test.texts)
+    return _TOKENS[key]
+
+
 def model_accuracy(checkpoint_path: Path, tests: Sequence[LabelledTexts]) -> list[float]:
     """Accuracy of the checkpoint's weights (P >= 0.5 is positive) on each labelled file."""
     checkpoint = load_checkpoint(checkpoint_path)
@@ -41,7 +52,8 @@ def model_accuracy(checkpoint_path: Path, tests: Sequence[LabelledTexts]) -> lis
     encoder = TextEncoder(checkpoint.spec, Vocabulary(checkpoint.vocabulary, checkpoint.spec))
     accuracies = []
     for test in tests:
-        scores = encoder.score_length_sorted(encoder.encode_ids_batch(test.texts), run, batch_size=_BATCH_SIZE)
+        rows = [encoder.encode_tokens(tokens) for tokens in _tokens(encoder, test)]
+        scores = encoder.score_length_sorted(rows, run, batch_size=_BATCH_SIZE)
         accuracies.append(float(np.mean((scores >= 0.5) == test.labels)))
     return accuracies
 
