@@ -482,7 +482,7 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
     stub = types.ModuleType("sentiment_export.export.build")
     stub.export_artifact = export_artifact
     monkeypatch.setitem(sys.modules, "sentiment_export.export.build", stub)
-    argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
+    argv = ["--preset", "bilstm", "--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",
             "--pack", "zip", "--no-pt2"]
@@ -596,7 +596,8 @@ def test_a_model_trained_from_csv_files_exports(csv_data: tuple[Path, Path], tmp
     """The README's CSV command, end to end: train, export at the end, and export again from best.pt alone."""
     from sentiment_export import export_artifact, load_artifact
 
-    argv = ["--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu", "--no-progress",
+    argv = ["--preset", "bilstm", "--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu",
+            "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "csv", "--no-pt2"]
     assert main(argv) == 0, capsys.readouterr().err
