@@ -331,8 +331,9 @@ def bench_training(
 
     recorded = recorded_facts(artifact)[1]
     known = {name: recorded[name] for name in Hyperparameters.__dataclass_fields__ if name in recorded}
-    # the artifact's recorded hyper-parameters (the preset's, when recorded), its network, one evaluation at the end
-    hp = PRESETS["default"].with_overrides(**{**known, **_network_fields(artifact_model_config(artifact))})
+    # the artifact's recorded hyper-parameters (the preset's, when recorded; else the random-embedding bilstm
+    # preset's), its network, one evaluation at the end
+    hp = PRESETS["bilstm"].with_overrides(**{**known, **_network_fields(artifact_model_config(artifact))})
     hp = hp.with_overrides(epochs=1, eval_every=steps, patience=0, batch_size=batch_size)
     workdir.mkdir(parents=True, exist_ok=True)
     train_file, test_file = (REPO / "training" / "default_data" / f"{s}.ft.txt.bz2" for s in ("train", "test"))

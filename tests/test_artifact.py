@@ -20,6 +20,8 @@ from sentiment_export import load_eager_model
 from sentiment_export.artifact import archive as artifact_module
 from sentiment_export.artifact.archive import pack_artifact
 from sentiment_export.artifact.layout import OPTIONAL_ROLES, ROLE_FILENAMES
+from sentiment_export.artifact.model_card import out_of_domain_rows
+from sentiment_export.artifact.out_of_domain import SNIPPETS_TRAIN_SHA256, figures_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
 
@@ -386,3 +388,15 @@ def test_a_hidden_file_is_unlisted_like_any_other(artifact_copy: Path) -> None:
     (artifact_copy / ".model.onnx.swp").write_bytes(b"x")
     with pytest.raises(ArtifactError, match=r"holds \['\.model\.onnx\.swp'\], not listed in manifest\.json"):
         load_artifact(artifact_copy)
+
+
+def test_model_card_says_how_the_preset_does_outside_its_training_domain(exported_artifact: Path) -> None:
+    card = (exported_artifact / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Outside its training domain" in card
+    assert "Not measured for preset `tiny-test`" in card  # the test model's preset has no figures
+    measured = out_of_domain_rows({"preset": "default", "data": {"train": {"sha256": SNIPPETS_TRAIN_SHA256}}})
+    figures = figures_for("default", SNIPPETS_TRAIN_SHA256)
+    assert figures and "| this preset | TF-IDF + LR |" in "\n".join(measured)
+    assert all(f"{figure.tfidf_accuracy:.2%}" in "\n".join(measured) for figure in figures)
+    other_data = out_of_domain_rows({"preset": "default", "data": {"train": {"sha256": "0" * 64}}})
+    assert "Not measured for preset `default`" in "\n".join(other_data)  # same preset, other training file

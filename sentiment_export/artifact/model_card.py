@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .out_of_domain import figures_for
+
 if TYPE_CHECKING:
     from .manifest import Manifest
 
@@ -115,6 +117,7 @@ def render_model_card(manifest: Manifest) -> str:
         f"int8 labels agree with fp32 on {_percent(test.int8_label_agreement)} of the test reviews.",
         "",
         *_parity_rows(manifest),
+        *out_of_domain_rows(training),
         "## Intended use",
         "",
         "Scoring the sentiment of English product or movie reviews similar to the training data, where a "
@@ -161,6 +164,34 @@ def render_model_card(manifest: Manifest) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def out_of_domain_rows(training: dict[str, Any]) -> list[str]:
+    """How the preset does on another data set than it was trained on: measured figures, or that none exist."""
+    preset = training.get("preset", "n/a")
+    train = (training.get("data") or {}).get("train") or {}
+    figures = figures_for(preset, train.get("sha256") if isinstance(train, dict) else None)
+    lines = ["## Outside its training domain", ""]
+    if not figures:
+        return [
+            *lines,
+            f"Not measured for preset `{preset}` on this training file: expect less than the metrics above on text "
+            "unlike the training data. `python -m benchmarks.out_of_domain --checkpoint best.pt --other-test FILE` "
+            "measures it, beside TF-IDF + logistic regression trained on the same data.",
+            "",
+        ]
+    lines += [
+        f"Measured for preset `{preset}` trained on this same training file (runs of it, not necessarily this artifact "
+        "itself), beside TF-IDF + logistic regression trained on the same file and scored the same way:",
+        "",
+        "| scored on | this preset | TF-IDF + LR | measured |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {figure.other_test} | {figure.accuracy} | {_percent(figure.tfidf_accuracy)} | {figure.measured} |"
+        for figure in figures
+    ]
+    return [*lines, ""]
 
 
 def _parity_rows(manifest: Manifest) -> list[str]:

@@ -25,6 +25,9 @@ with torch 2.13; without them export fails or freezes the length):
   PAD columns, so that the minimum is always ``recurrent_steps``; the model is
   padding-invariant by design, so the scores are the same (the parity gate
   checks them against eager PyTorch on the unpadded ids).
+- Without ``recurrent_steps``, the bag of n-grams' bigrams (``ids[:, 1:]``
+  beside one PAD column) make export guard the sequence length against 2, a
+  narrower range than declared; one PAD column more removes that guard.
 
 AOTInductor checks neither the input's shape bounds nor its dtype or strides
 at run time (unless ``AOTI_RUNTIME_CHECK_INPUTS`` is set), so the runner here
@@ -101,11 +104,12 @@ class _ExportForm(nn.Module):
     def __init__(self, wrapped: ProbabilityModel) -> None:
         super().__init__()
         self.wrapped = wrapped
-        self.padding = wrapped.net.config.recurrent_steps
+        config = wrapped.net.config
+        self.padding = config.recurrent_steps or (1 if config.ngram_dim else 0)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         if self.padding:
-            input_ids = nn.functional.pad(input_ids, (0, self.padding))  # (B, T + recurrent_steps), PAD = 0
+            input_ids = nn.functional.pad(input_ids, (0, self.padding))  # (B, T + padding), PAD = 0
         with _onednn_enabled():
             return self.wrapped(input_ids)
 
