@@ -155,9 +155,15 @@ def print_table(rows: list[dict[str, float]]) -> None:
           f"{_slope(sizes, [row['cache_mb'] * 2**20 for row in rows]):.0f} B of cache per review")
 
 
+def _sizes(text: str) -> list[int]:
+    """``--sizes``: comma-separated review counts, each bounded."""
+    check = bounded_int(1, MAX_REVIEWS)
+    return [check(item) for item in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+    parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES),
                         help=f"comma-separated train-file sizes (each 1..{MAX_REVIEWS:,})")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/data_scale"),
                         help="where the generated files (kept for the next run) and caches go")
@@ -166,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(data_stage(*map(Path, args.one))))
         return 0
-    check = bounded_int(1, MAX_REVIEWS)
-    try:
-        sizes = [check(item) for item in args.sizes.split(",")]
-    except argparse.ArgumentTypeError as error:
-        parser.error(f"--sizes: {error}")
+    sizes = args.sizes
     args.work_dir.mkdir(parents=True, exist_ok=True)
     print(f"command: python -m benchmarks.data_scale --sizes {','.join(map(str, sizes))}; "
           f"native library: {os.environ.get('SENTIMENT_EXPORT_NATIVE_ENCODER') or 'default location'}\n")

@@ -134,7 +134,11 @@ def _entry(
     sha256s = {split: sha256_file(paths[split]) for split in SPLITS}
     if cache_dir is None:
         target = Path(tempfile.mkdtemp(prefix="sentiment_export-data-")) / "entry"
-        _build(paths, settings, target, sha256s, vocabulary, progress)
+        try:
+            _build(paths, settings, target, sha256s, vocabulary, progress)
+        except BaseException:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            raise
         return target, False
     keys = [cache_key(sha256s, settings, None)]
     if vocabulary is not None:  # a resumed run: its vocabulary, whether or not it is the counted one
@@ -175,7 +179,7 @@ def prepare_encoded(
     """
     if context.is_main:
         try:
-            entry, hit = _entry(paths, settings, cache_dir, vocabulary, progress and context.is_main)
+            entry, hit = _entry(paths, settings, cache_dir, vocabulary, progress)
         except BaseException as error:
             context.broadcast_object(("error", f"{type(error).__name__}: {error}"))
             raise

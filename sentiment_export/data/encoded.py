@@ -49,16 +49,6 @@ class EncodedRows(Sequence[np.ndarray]):
         ids = np.fromiter((i for row in rows for i in row), dtype=ID_DTYPE, count=int(offsets[-1]))
         return cls.from_offsets(ids, offsets)
 
-    def offsets(self) -> np.ndarray:
-        """``(rows + 1,)`` int64 offsets of these rows once stored back to back (see :meth:`compacted`)."""
-        return np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
-
-    def compacted(self) -> tuple[np.ndarray, np.ndarray]:
-        """(flat ids, offsets) of these rows stored back to back, in row order (a copy)."""
-        offsets = self.offsets()
-        positions = np.repeat(self.starts - offsets[:-1], self.lengths) + np.arange(offsets[-1], dtype=np.int64)
-        return np.asarray(self.ids[positions], dtype=ID_DTYPE), offsets
-
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -75,8 +65,3 @@ class EncodedRows(Sequence[np.ndarray]):
     def to_lists(self) -> list[list[int]]:
         """Every row as a list of ints (comparisons in tests; small data only)."""
         return [row.tolist() for row in self]
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes these rows take: the flat ids they reach plus their starts and lengths."""
-        return int(self.ids.nbytes + self.starts.nbytes + self.lengths.nbytes)
