@@ -124,14 +124,17 @@ def test_an_entry_holding_pickles_is_refused(files: dict[str, Path], tmp_path: P
     assert not prepare_encoded(files, _settings(), DistContext(), cache_dir=cache).cache_hit
 
 
-def test_python_worker_processes_give_the_tokens_of_one_process(files: dict[str, Path]) -> None:
+@pytest.mark.parametrize("url_token", ["<url>", "<u r l>"], ids=["joined", "url-token-with-spaces"])
+def test_python_worker_processes_give_the_tokens_of_one_process(files: dict[str, Path], url_token: str) -> None:
     texts = [review.text for review in read_labelled_file(files["train"]).reviews]
-    spec = PreprocessingSpec()
+    texts += ["", "see https://example.com/a now", "   "]
+    spec = PreprocessingSpec(url_token=url_token)
     with ParallelTokenizer(spec, backend="python", workers=2) as parallel:
         assert parallel.backend == "python"
         assert parallel.tokenize_batch(texts) == [Tokenizer(spec).tokenize(text) for text in texts]
     with pytest.raises(ValueError, match="workers must be in"):
         ParallelTokenizer(spec, workers=0)
+    assert url_token in Tokenizer(spec).tokenize("see https://example.com/a now")  # a whole token, spaces or not
 
 
 def test_native_threads_give_the_same_encoded_data(files: dict[str, Path], native_library, monkeypatch) -> None:
