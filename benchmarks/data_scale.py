@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment_export.cli.options import bounded_int
-
 SNIPPETS = Path(__file__).resolve().parents[1] / "training" / "default_data" / "train.ft.txt.bz2"
 DEFAULT_SIZES = (100_000, 400_000, 1_600_000, 4_000_000)
 MAX_REVIEWS = 10_000_000
@@ -73,14 +71,21 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def data_stage(train_file: Path, test_file: Path, cache: Path) -> dict[str, float]:
-    """The data stage of a default run in this process: seconds, peak and baseline RSS (MiB), reviews."""
+def data_stage(train_file: Path, test_file: Path, cache: Path | None, code_tree: Path | None = None) -> dict[str, float]:
+    """The data stage of a default run in this process: seconds, peak and baseline RSS (MiB), reviews.
+
+    ``code_tree``: a checkout whose ``training`` runs instead of this one's
+    (an older commit, without a data cache: ``cache`` must then be ``None``).
+    """
+    if code_tree is not None:
+        sys.path.insert(0, str(code_tree))
     from training import PRESETS, TrainConfig
     from training.distributed import DistContext
     from training.loop import _prepare_data
 
+    cache_setting = {} if cache is None else {"data_cache": cache}
     config = TrainConfig(hyperparameters=PRESETS["default"], train_file=train_file, test_file=test_file,
-                         device="cpu", progress=False, data_cache=cache)
+                         device="cpu", progress=False, **cache_setting)
     baseline = _rss_mb()
     started = time.perf_counter()
     data = _prepare_data(config, DistContext(), None)
@@ -157,6 +162,8 @@ def print_table(rows: list[dict[str, float]]) -> None:
 
 def _sizes(text: str) -> list[int]:
     """``--sizes``: comma-separated review counts, each bounded."""
+    from sentiment_export.cli.options import bounded_int  # not at the top: --code-tree imports another checkout
+
     check = bounded_int(1, MAX_REVIEWS)
     return [check(item) for item in text.split(",")]
 
@@ -167,10 +174,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated train-file sizes (each 1..{MAX_REVIEWS:,})")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/data_scale"),
                         help="where the generated files (kept for the next run) and caches go")
-    parser.add_argument("--one", nargs=3, metavar=("TRAIN", "TEST", "CACHE"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, metavar=("TRAIN", "TEST", "CACHE"),
+                        help="only the data stage on these files, in this process (CACHE 'none': no cache)")
+    parser.add_argument("--code-tree", type=Path, metavar="DIR",
+                        help="with --one: run the data stage of the checkout in DIR (e.g. `git worktree add DIR "
+                             "faa18ea`, the per-review-objects pipeline; CACHE 'none')")
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(data_stage(*map(Path, args.one))))
+        train_file, test_file, cache = args.one
+        figures = data_stage(Path(train_file), Path(test_file), None if cache == "none" else Path(cache), args.code_tree)
+        print(json.dumps(figures))
         return 0
     sizes = args.sizes
     args.work_dir.mkdir(parents=True, exist_ok=True)
