@@ -7,6 +7,15 @@ from pathlib import Path
 
 import pytest
 
+@pytest.fixture(scope="session", autouse=True)
+def data_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Runs through the CLI (and their torchrun workers) keep their data cache in the session's temp dir, not ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SENTIMENT_EXPORT_DATA_CACHE", str(tmp_path_factory.mktemp("data-cache")))
+    yield
+    patch.undo()
+
+
 # --- export fixtures: a small trained checkpoint and one artifact exported from it -----------------
 
 

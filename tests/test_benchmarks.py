@@ -146,6 +146,7 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(exported_
         ("encoder_bench.main", ["--limit", "0"], "--limit"),
         ("pt2_bench._parse", ["--artifact", "a", "--repeats", "100000"], "--repeats"),
         ("serve_bench.main", ["--concurrency", "1", "100000"], "--concurrency"),
+        ("data_scale.main", ["--sizes", "1000,0"], "--sizes"),
     ],
 )
 def test_every_numeric_benchmark_option_is_bounded(capsys, entry: str, argv: list[str], flag: str) -> None:

@@ -70,12 +70,14 @@ def data(snippets_subset: tuple[Path, Path]) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory: pytest.TempPathFactory, data: tuple[Path, Path]) -> tuple[Path, str]:
     run_dir = tmp_path_factory.mktemp("ddp") / "run"
-    return run_dir, _torchrun(*_data_args(data), *SETTINGS, "--run-dir", str(run_dir))
+    cache = run_dir.parent / "cache"
+    return run_dir, _torchrun(*_data_args(data), *SETTINGS, "--run-dir", str(run_dir), "--data-cache", str(cache))
 
 
 def test_two_processes_share_the_work_and_only_rank0_writes(ddp_run: tuple[Path, str]) -> None:
     run_dir, stdout = ddp_run
     assert {path.name for path in run_dir.iterdir()} == RUN_FILES  # no per-rank copies, no temp files
+    assert len(list((run_dir.parent / "cache").iterdir())) == 1  # rank 0 encoded once; both ranks mapped it
     assert stdout.count("run directory:") == 1  # only rank 0 reports
     last = load_checkpoint(run_dir / "last.pt")
     state = last.training_state

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import training.encoding
 import training.loop
 from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, SentimentNetConfig, load_checkpoint
 from sentiment_export.data import CsvOptions, DataFormat, read_labelled_file
@@ -326,13 +327,13 @@ def _exit_status(argv: list[str]) -> int:
 def data_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every data file the training loop reads (its reader, spied on)."""
     reads: list[Path] = []
-    real = training.loop.read_labelled_file
+    real = training.encoding.review_source
 
     def spy(path, **options):
         reads.append(Path(path))
         return real(path, **options)
 
-    monkeypatch.setattr(training.loop, "read_labelled_file", spy)
+    monkeypatch.setattr(training.encoding, "review_source", spy)
     return reads
 
 

@@ -25,6 +25,7 @@ from sentiment_export.errors import ParityError, SentimentExportError
 # torch-free: every flag is checked before torch is imported (the loop, in main, imports it)
 from .config import DEVICES, TrainConfig
 from .data import data_files
+from .data_cache import DEFAULT_CACHE_DIR, ENV_VAR, default_cache_dir
 from .presets import CHOICES, PRESETS, Hyperparameters
 
 if TYPE_CHECKING:
@@ -140,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_hyperparameter_flags(parser)
 
+    cache = data.add_mutually_exclusive_group()
+    cache.add_argument("--data-cache", type=Path, metavar="DIR",
+                       help=f"where encoded data sets are kept for the next run on the same files and settings "
+                            f"(default: ${ENV_VAR}, else {DEFAULT_CACHE_DIR})")
+    cache.add_argument("--no-data-cache", action="store_true",
+                       help="encode the data for this run only (it is held in memory instead of memory-mapped)")
+
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=bounded_int(0, _MAX_SEED), default=0,
                      help="seed of weight initialisation, data order and dropout; same seed on CPU = same "
@@ -190,6 +198,13 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error(f"--resume continues a run with its own settings and data; drop {', '.join(changed)}")
 
 
+def _data_cache(args: argparse.Namespace) -> Path | None:
+    """The data cache directory the flags and the environment choose; ``None`` for --no-data-cache."""
+    if args.no_data_cache:
+        return None
+    return args.data_cache.expanduser() if args.data_cache else default_cache_dir()
+
+
 def _config(args: argparse.Namespace) -> TrainConfig:
     """The run's whole configuration; building it checks every value (``ValueError`` naming the first bad one)."""
     if args.data_dir:
@@ -213,6 +228,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         runs_root=args.runs_root,
         max_steps=args.max_steps or 0,
         progress=not args.no_progress,
+        data_cache=_data_cache(args),
     )
 
 
@@ -292,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         context = distributed.setup(args.device)
         if args.resume:
             result = resume(args.resume, max_steps=args.max_steps, device=args.device,
-                            progress=not args.no_progress, context=context)
+                            progress=not args.no_progress, data_cache=_data_cache(args), context=context)
         else:
             result = train(config, context=context)
         if context.is_main:

@@ -30,6 +30,8 @@ class TrainConfig:
     ``max_steps`` (0 = no limit) stops the run after that many optimizer steps
     in total, as if it had been interrupted: ``last.pt`` is written and
     :func:`resume` continues it.
+    ``data_cache``: the directory of the encoded-data cache (:mod:`training.data_cache`); ``None``
+    encodes the data for this run only.
     """
 
     preset: str = "default"
@@ -46,6 +48,7 @@ class TrainConfig:
     runs_root: Path = Path("runs")
     max_steps: int = 0
     progress: bool = True
+    data_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if (self.train_file is None) != (self.test_file is None):
@@ -66,7 +69,7 @@ class TrainConfig:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hyperparameters"] = self.hyperparameters.to_dict()
         data["csv_options"] = self.csv_options.to_dict()
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
+        for name in ("train_file", "test_file", "run_dir", "runs_root", "data_cache"):
             data[name] = None if data[name] is None else str(data[name])
         return data
 
@@ -75,6 +78,6 @@ class TrainConfig:
         data = dict(data)
         data["hyperparameters"] = Hyperparameters.from_dict(data["hyperparameters"])
         data["csv_options"] = CsvOptions.from_dict(data["csv_options"])
-        for name in ("train_file", "test_file", "run_dir", "runs_root"):
-            data[name] = None if data[name] is None else Path(data[name])
+        for name in ("train_file", "test_file", "run_dir", "runs_root", "data_cache"):
+            data[name] = None if data.get(name) is None else Path(data[name])
         return cls(**data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from torch import nn
 
 from sentiment_export import SentimentNet, TextEncoder
+from sentiment_export.data.encoded import EncodedRows
 
 from .batching import collate, evaluation_batches
 from .blend import fit_branch_blend
@@ -26,7 +26,7 @@ class Evaluation:
 def evaluate(
     model: SentimentNet,
     encoder: TextEncoder,
-    rows: Sequence[Sequence[int]],
+    rows: EncodedRows,
     labels: np.ndarray,
     *,
     batch_size: int,
@@ -41,7 +41,7 @@ def evaluate(
     caller switches back to training.
     """
     model.eval()
-    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+    lengths = rows.lengths
     branch_logits, targets = [], []
     with torch.inference_mode():
         for index in evaluation_batches(

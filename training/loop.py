@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,19 +38,21 @@ from sentiment_export import (
 )
 from sentiment_export.fileio import atomic_write_text
 
-from sentiment_export.data import DataFormat, read_labelled_file
+from sentiment_export.data import DataFormat
+from sentiment_export.data.encoded import EncodedRows
 
 from . import distributed
 from .batching import collate, epoch_batches, rank_share
 from .config import TrainConfig
 from .curves import save_curves
 from .data import split_validation
+from .data_cache import prepare_encoded
 from .distributed import DistContext
 from .evaluate import Evaluation, evaluate
 from .naive_bayes import initialise_bag_from_naive_bayes
 from .pretrained import glove_embedding_matrix, require_pretrained_vectors
 from .presets import Hyperparameters
-from .vocab import count_tokens, vocabulary_from_counts
+from .encoding import SPLITS, EncodingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,11 @@ class TrainResult:
 @dataclass
 class _Data:
     encoder: TextEncoder
-    train_rows: list[list[int]]
+    train_rows: EncodedRows
     train_labels: np.ndarray
-    val_rows: list[list[int]]
+    val_rows: EncodedRows
     val_labels: np.ndarray
-    test_rows: list[list[int]]
+    test_rows: EncodedRows
     test_labels: np.ndarray
     description: dict[str, Any]  # metadata["data"]: file names, sha256, formats, counts (no directories)
     paths: dict[str, Path]  # where this machine read the files (metadata["local_paths"])
@@ -107,74 +108,46 @@ class _Progress:
     interval_reviews: int = 0
 
 
-def _interleave(shards: Sequence[Sequence[Any]], total: int) -> list[Any]:
-    """Undo ``items[rank::world]`` sharding: the items of every shard back in their original order."""
-    merged: list[Any] = [None] * total
-    for rank, shard in enumerate(shards):
-        merged[rank :: len(shards)] = shard
-    return merged
-
-
 def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint | None) -> _Data:
-    """Read, split, tokenize (sharded over processes), build the vocabulary (or reuse the resumed run's), encode.
+    """Encode both files (or read them from the data cache), then carve the validation split.
 
     A resumed run keeps its checkpoint's spec and vocabulary, so a newer
     default spec never changes how a run in progress encodes its data.
     """
     hp = config.hyperparameters
-    paths = config.data_paths()
-    train_file, test_file = (
-        read_labelled_file(paths[split], data_format=DataFormat.for_path(paths[split], csv_options=config.csv_options),
-                           strict=config.strict)
-        for split in ("train", "test")
+    paths = {split: path.resolve() for split, path in config.data_paths().items()}
+    formats = {split: DataFormat.for_path(paths[split], csv_options=config.csv_options) for split in SPLITS}
+    settings = EncodingSettings(
+        spec=resumed.spec if resumed is not None else hp.spec(), min_freq=hp.min_freq,
+        max_vocab_size=hp.max_vocab_size, val_fraction=config.val_fraction, val_seed=config.val_seed,
+        formats=formats, strict=config.strict,
     )
-    train_index, val_index = split_validation(
-        len(train_file.reviews), fraction=config.val_fraction, seed=config.val_seed
+    encoded = prepare_encoded(
+        paths, settings, context, cache_dir=config.data_cache,
+        vocabulary=None if resumed is None else list(resumed.vocabulary), progress=config.progress,
     )
-    spec = resumed.spec if resumed is not None else hp.spec()
-    texts = [review.text for review in train_file.reviews] + [review.text for review in test_file.reviews]
-    # the native tokenizer when its library is built (same tokens, several times faster: benchmarks/README.md), on torch's thread count
-    counting = TextEncoder(spec, Vocabulary.from_tokens([], spec), native_threads=min(256, torch.get_num_threads()))
-    shard = range(context.rank, len(texts), context.world_size)
-    if context.is_main:
-        logger.info("tokenizing %d reviews over %d process(es) (%s tokenizer)", len(texts), context.world_size,
-                    counting.backend)
-    tokens = dict(zip(shard, counting.tokenize_batch([texts[i] for i in shard])))
+    train, test = encoded.splits["train"], encoded.splits["test"]
+    train_index, val_index = split_validation(len(train.rows), fraction=config.val_fraction, seed=config.val_seed)
 
-    if resumed is not None:
-        vocabulary_tokens = resumed.vocabulary
-    else:
-        in_train_split = np.zeros(len(texts), dtype=bool)
-        in_train_split[train_index] = True
-        counts = count_tokens(tokens[i] for i in shard if in_train_split[i])
-        all_counts = context.gather_objects(counts)
-        vocabulary_tokens = None
-        if context.is_main:  # built once, on rank 0, from every process's counts; then shared
-            vocabulary = vocabulary_from_counts(
-                sum(all_counts[1:], all_counts[0]), spec, min_freq=hp.min_freq, max_vocab_size=hp.max_vocab_size
-            )
-            vocabulary_tokens = vocabulary.tokens
-        vocabulary_tokens = context.broadcast_object(vocabulary_tokens)
-    encoder = TextEncoder(spec, Vocabulary(vocabulary_tokens, spec))
-    rows = _interleave(context.gather_objects([encoder.encode_tokens(tokens[i]) for i in shard]), len(texts))
-    n_train = len(train_file.reviews)
-    train_labels = np.array([review.label for review in train_file.reviews], dtype=np.int64)
-    test_labels = np.array([review.label for review in test_file.reviews], dtype=np.int64)
-    description = {
-        "train": train_file.describe(),
-        "validation": {"examples": int(len(val_index)), "fraction": config.val_fraction, "seed": config.val_seed},
-        "test": test_file.describe(),
-    }
+    def describe(split: str) -> dict[str, Any]:
+        part = encoded.splits[split]
+        return {"file": paths[split].name, "sha256": part.sha256, "format": formats[split].to_dict(),
+                "examples": len(part.rows), "malformed": part.malformed.to_dict()}
+
     return _Data(
-        encoder=encoder,
-        train_rows=[rows[i] for i in train_index],
-        train_labels=train_labels[train_index],
-        val_rows=[rows[i] for i in val_index],
-        val_labels=train_labels[val_index],
-        test_rows=rows[n_train:],
-        test_labels=test_labels,
-        description=description,
-        paths={"train": train_file.path, "test": test_file.path},
+        encoder=TextEncoder(settings.spec, Vocabulary(encoded.vocabulary, settings.spec)),
+        train_rows=train.rows[train_index],
+        train_labels=train.labels[train_index],
+        val_rows=train.rows[val_index],
+        val_labels=train.labels[val_index],
+        test_rows=test.rows,
+        test_labels=test.labels,
+        description={
+            "train": describe("train"),
+            "validation": {"examples": int(len(val_index)), "fraction": config.val_fraction, "seed": config.val_seed},
+            "test": describe("test"),
+        },
+        paths=paths,
     )
 
 
@@ -280,7 +253,7 @@ class _Run:
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
         self.loss_function = nn.BCEWithLogitsLoss(reduction="sum")
-        self.train_lengths = np.fromiter((len(r) for r in data.train_rows), dtype=np.int64, count=len(data.train_rows))
+        self.train_lengths = data.train_rows.lengths
         steps_per_epoch = len(epoch_batches(self.train_lengths, batch_size=hp.batch_size, seed=config.seed, epoch=0))
         self.total_steps = hp.epochs * steps_per_epoch
 
@@ -563,12 +536,14 @@ def resume(
     max_steps: int | None = None,
     device: str | None = None,
     progress: bool | None = None,
+    data_cache: Path | None | bool = False,
     context: DistContext | None = None,
 ) -> TrainResult:
     """Continue the run in ``run_dir`` from its ``last.pt`` with its own settings.
 
-    Only ``max_steps`` (a new total; ``None`` = run to the end), ``device``
-    and ``progress`` may change. Raises
+    Only ``max_steps`` (a new total; ``None`` = run to the end), ``device``,
+    ``progress`` and ``data_cache`` (a directory, or ``None`` for no cache;
+    ``False`` keeps the run's own) may change. Raises
     :class:`CheckpointError` when there is nothing to resume or the data files
     changed since the run started.
     """
@@ -584,6 +559,8 @@ def resume(
     for name, value in (("device", device), ("progress", progress)):
         if value is not None:
             changes[name] = value
+    if data_cache is not False:
+        changes["data_cache"] = None if data_cache is None else str(data_cache)
     config = TrainConfig.from_dict({**saved.to_dict(), **changes})
     context = context or distributed.setup(config.device)
     data = _prepare_data(config, context, resumed=checkpoint)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,47 +61,61 @@ def _has_undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
+class CsvReviewFile:
+    """Streams the reviews of one CSV file (plain or bz2, UTF-8, header row first); ``malformed`` holds what was skipped.
+
+    Iterating again starts from the top with fresh counts. Raises
+    :class:`DataFormatError` when a configured column is missing from the
+    header, or (``strict=True``) at the first row that cannot become a review.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, options: CsvOptions = CsvOptions(), strict: bool = False) -> None:
+        self.path = Path(path)
+        self.options = options
+        self.strict = strict
+        self.malformed = MalformedLines()
+
+    def __iter__(self) -> Iterator[Review]:
+        path, options, strict = self.path, self.options, self.strict
+        labels = {options.negative_label: 0, options.positive_label: 1}
+        self.malformed = malformed = MalformedLines()
+        with _open_text(path) as handle:
+            reader = csv.DictReader(handle)
+            with read_errors_named(path, lambda: reader.line_num):
+                header = reader.fieldnames or []
+                missing = [c for c in (options.text_column, options.label_column) if c not in header]
+                if missing:
+                    raise DataFormatError(
+                        f"CSV file {path} has no column(s) {missing}; its header is {header}. "
+                        "Name the columns with --csv-text-column / --csv-label-column"
+                    )
+                for row in reader:
+                    text, label = row.get(options.text_column), row.get(options.label_column)
+                    if text is None or label is None:
+                        reason = "missing field"
+                    elif _has_undecodable(text) or _has_undecodable(label):
+                        reason = "undecodable bytes"
+                    elif label.strip() not in labels:
+                        reason = "unknown label"
+                    elif not text.strip():
+                        reason = "empty text"
+                    else:
+                        yield Review(text, labels[label.strip()])
+                        continue
+                    if strict:
+                        raise DataFormatError(
+                            f"{path}, line {reader.line_num}: {reason}; expected a UTF-8 text in column "
+                            f"{options.text_column!r} and {options.negative_label!r} (negative) or "
+                            f"{options.positive_label!r} (positive) in column {options.label_column!r} "
+                            "(drop --strict to skip and count such rows)"
+                        )
+                    malformed.add(reason, reader.line_num)
+
+
 def read_csv_reviews(
     path: str | os.PathLike[str], *, options: CsvOptions = CsvOptions(), strict: bool = False
 ) -> tuple[list[Review], MalformedLines]:
-    """All reviews of a CSV file (plain or bz2, UTF-8, header row first) and the report of skipped rows.
-
-    Raises :class:`DataFormatError` when a configured column is missing from the
-    header, or (``strict=True``) at the first row that cannot become a review.
-    """
-    path = Path(path)
-    labels = {options.negative_label: 0, options.positive_label: 1}
-    malformed = MalformedLines()
-    reviews: list[Review] = []
-    with _open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        with read_errors_named(path, lambda: reader.line_num):
-            header = reader.fieldnames or []
-            missing = [c for c in (options.text_column, options.label_column) if c not in header]
-            if missing:
-                raise DataFormatError(
-                    f"CSV file {path} has no column(s) {missing}; its header is {header}. "
-                    "Name the columns with --csv-text-column / --csv-label-column"
-                )
-            for row in reader:
-                text, label = row.get(options.text_column), row.get(options.label_column)
-                if text is None or label is None:
-                    reason = "missing field"
-                elif _has_undecodable(text) or _has_undecodable(label):
-                    reason = "undecodable bytes"
-                elif label.strip() not in labels:
-                    reason = "unknown label"
-                elif not text.strip():
-                    reason = "empty text"
-                else:
-                    reviews.append(Review(text, labels[label.strip()]))
-                    continue
-                if strict:
-                    raise DataFormatError(
-                        f"{path}, line {reader.line_num}: {reason}; expected a UTF-8 text in column "
-                        f"{options.text_column!r} and {options.negative_label!r} (negative) or "
-                        f"{options.positive_label!r} (positive) in column {options.label_column!r} "
-                        "(drop --strict to skip and count such rows)"
-                    )
-                malformed.add(reason, reader.line_num)
-    return reviews, malformed
+    """All reviews of a CSV file in memory and the report of skipped rows (see :class:`CsvReviewFile`)."""
+    source = CsvReviewFile(path, options=options, strict=strict)
+    reviews = list(source)
+    return reviews, source.malformed

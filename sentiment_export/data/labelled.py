@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import DataFormatError
 from ..fileio import sha256_file
-from .amazon import MalformedLines, Review, read_reviews
-from .csv_reader import CsvOptions, read_csv_reviews
+from .amazon import MalformedLines, Review, ReviewFile
+from .csv_reader import CsvOptions, CsvReviewFile
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,26 @@ class LabelledFile:
         }
 
 
+def review_source(
+    path: str | os.PathLike[str], *, data_format: DataFormat | None = None, strict: bool = False
+) -> ReviewFile | CsvReviewFile:
+    """A stream of the reviews of ``path`` in ``data_format`` (default: by its name); its ``malformed`` after iterating.
+
+    What training reads large files through: one review in memory at a time.
+    """
+    data_format = data_format or DataFormat.for_path(path)
+    if data_format.name == "csv":
+        return CsvReviewFile(path, options=data_format.csv_options or CsvOptions(), strict=strict)
+    return ReviewFile(path, strict=strict)
+
+
+def no_usable_review(path: Path, malformed: MalformedLines, data_format: DataFormat) -> DataFormatError:
+    """The error for a file that holds no review at all (every line malformed, or none)."""
+    return DataFormatError(
+        f"{path} holds no usable review ({malformed.describe()}; read in the {data_format.name} format)"
+    )
+
+
 def read_labelled_file(
     path: str | os.PathLike[str], *, data_format: DataFormat | None = None, strict: bool = False
 ) -> LabelledFile:
@@ -96,14 +116,10 @@ def read_labelled_file(
     """
     path = Path(path).resolve()
     data_format = data_format or DataFormat.for_path(path)
-    if data_format.name == "csv":
-        options = data_format.csv_options or CsvOptions()  # DataFormat always sets them for csv
-        reviews, malformed = read_csv_reviews(path, options=options, strict=strict)
-    else:
-        reviews, malformed = read_reviews(path, strict=strict)
+    source = review_source(path, data_format=data_format, strict=strict)
+    reviews = list(source)
+    malformed = source.malformed
     logger.info("%s: %d reviews, %s", path, len(reviews), malformed.describe())
     if not reviews:
-        raise DataFormatError(
-            f"{path} holds no usable review ({malformed.describe()}; read in the {data_format.name} format)"
-        )
+        raise no_usable_review(path, malformed, data_format)
     return LabelledFile(path, reviews, malformed, sha256_file(path), data_format)

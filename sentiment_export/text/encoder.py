@@ -34,7 +34,7 @@ def pad_ids(rows: Sequence[Sequence[int]], *, width: int, side: str, pad_id: int
             raise ValueError(f"row {index} has {len(row)} ids, more than the padded length {width}")
         if side == "right":
             matrix[index, : len(row)] = row
-        elif row:
+        elif len(row):
             matrix[index, width - len(row) :] = row
     return matrix
 
