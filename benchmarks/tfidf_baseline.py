@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sentiment_export.data import read_labelled_file
+from sentiment_export.errors import OptionalDependencyError
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPETS = ROOT / "training" / "default_data"
@@ -69,7 +70,7 @@ class TfidfBaseline:
             from sklearn.linear_model import LogisticRegression
             from sklearn.pipeline import make_pipeline
         except ImportError as error:
-            raise SystemExit(
+            raise OptionalDependencyError(
                 "the TF-IDF baseline needs scikit-learn (extras 'bench' and 'test'): pip install -e '.[bench]'"
             ) from error
         self.pipeline = make_pipeline(
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     directories = args.data or [SNIPPETS, IMDB]
     try:
         table = cross_domain_table(directories)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, OptionalDependencyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     names = [directory.name if directory != SNIPPETS else "snippets" for directory in directories]
