@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections import Counter
@@ -162,7 +163,7 @@ def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_cached_and_uncached_runs_train_identical_weights_and_resume_reads_the_cache(
-    files: dict[str, Path], tmp_path: Path
+    files: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     def config(name: str, cache: Path | None, **changes) -> TrainConfig:
         return TrainConfig(hyperparameters=TINY, train_file=files["train"], test_file=files["test"],
@@ -180,8 +181,10 @@ def test_cached_and_uncached_runs_train_identical_weights_and_resume_reads_the_c
         (tmp_path / "cached" / "history.json").read_text())
 
     whole = train(config("whole", None))
-    resumed = resume(cached.run_dir)
-    assert resumed.finished
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="training.data_cache"):
+        resumed = resume(cached.run_dir)
+    assert resumed.finished and "data cache: reusing" in caplog.text
     for name in ("last.pt", "best.pt"):
         expected, got = load_checkpoint(whole.run_dir / name), load_checkpoint(resumed.run_dir / name)
         for key, tensor in expected.model_state.items():
