@@ -9,7 +9,7 @@ one label joined (about Amazon's 430 characters), drawn deterministically
 training`` (read, tokenize, count the vocabulary, encode, write the cache) on
 an empty cache, and again on the filled one, plus the second run's time to its
 first optimizer step (``--max-steps 1 --no-export``, default preset). It
-reports wall time, peak RSS (``ru_maxrss``), bytes of RSS per review above
+reports wall time, peak RSS (``VmHWM``), bytes of RSS per review above
 the process's baseline (RSS right before the data stage), the cache's size,
 and the slope of time and memory in N (least squares over the sizes).
 Set ``SENTIMENT_EXPORT_NATIVE_ENCODER`` to time the native tokenizer.
@@ -21,7 +21,6 @@ import argparse
 import bz2
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -71,6 +70,12 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that over exec, from the forking parent."""
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) / 1024 for line in handle if line.startswith("VmHWM:"))
+
+
 def data_stage(train_file: Path, test_file: Path, cache: Path | None, code_tree: Path | None = None) -> dict[str, float]:
     """The data stage of a default run in this process: seconds, peak and baseline RSS (MiB), reviews.
 
@@ -90,7 +95,7 @@ def data_stage(train_file: Path, test_file: Path, cache: Path | None, code_tree:
     started = time.perf_counter()
     data = _prepare_data(config, DistContext(), None)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     reviews = len(data.train_rows) + len(data.val_rows) + len(data.test_rows)
     return {"seconds": seconds, "peak_mb": peak, "baseline_mb": baseline, "reviews": reviews}
 

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "test")
 TEXTS_PER_CHUNK = 8192
 """Reviews tokenized per call: bounds the Python objects alive at once."""
-_ROWS_PER_PASS = 65536  # reviews per numpy step of the counting and mapping passes
+ROWS_PER_PASS = 8192
+"""Reviews per numpy step of the counting and mapping passes: bounds their temporary arrays (~24 bytes an id)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ def _tokenize_file(
 
 
 def _row_ranges(offsets: np.ndarray) -> Iterable[tuple[int, int]]:
-    for first in range(0, len(offsets) - 1, _ROWS_PER_PASS):
-        yield first, min(first + _ROWS_PER_PASS, len(offsets) - 1)
+    for first in range(0, len(offsets) - 1, ROWS_PER_PASS):
+        yield first, min(first + ROWS_PER_PASS, len(offsets) - 1)
 
 
 def _read_ids(path: Path, begin: int, end: int) -> np.ndarray:

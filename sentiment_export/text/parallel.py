@@ -7,15 +7,19 @@ encoded to do not depend on which backend or how many workers ran.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from .native import create_native_encoder
 from .spec import PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
 
 MAX_WORKERS = 256
 """The most threads or processes one tokenizer uses."""
@@ -87,7 +91,12 @@ class ParallelTokenizer:
             return [self._tokenizer.tokenize(text) for text in texts]
         size = -(-len(texts) // self.workers)
         parts = [texts[start : start + size] for start in range(0, len(texts), size)]
-        results = [item for part in self._pool.map(_tokenize_in_worker, parts) for item in part]
+        try:
+            results = [item for part in self._pool.map(_tokenize_in_worker, parts) for item in part]
+        except BrokenProcessPool as error:  # e.g. a worker could not start (a __main__ read from stdin)
+            logger.warning("tokenizer worker processes failed (%s); tokenizing in this process", error)
+            self.close()
+            return [self._tokenizer.tokenize(text) for text in texts]
         if _joinable(self.spec):
             return [joined.split(" ") if joined else [] for joined in results]
         return results
