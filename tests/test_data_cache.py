@@ -28,7 +28,7 @@ from training.vocab import vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = PRESETS["default"].with_overrides(
+TINY = PRESETS["bilstm"].with_overrides(
     embedding_dim=16, hidden_dim=16, bidirectional=False, pooling="last", dropout=0.3,
     embedding_dropout=0.1, batch_size=16, epochs=1, eval_every=5, patience=0, learning_rate=0.01,
 )
