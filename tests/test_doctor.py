@@ -73,8 +73,8 @@ def test_unknown_requirement_is_a_usage_error(capsys: pytest.CaptureFixture) -> 
     assert exited.value.code == 2 and "invalid choice: 'tpu'" in capsys.readouterr().err
 
 
-def test_console_script_form() -> None:
-    """`python -m sentiment_export doctor` from another directory: the installed package, one screen."""
+def test_module_form_prints_one_screen() -> None:
+    """`python -m sentiment_export doctor` in its own process: the text report fits one screen."""
     result = subprocess.run([sys.executable, "-m", "sentiment_export", "doctor"], capture_output=True, text=True,
                             timeout=120, cwd=REPO, check=True)
     assert result.stdout.startswith("sentiment_export ") and len(result.stdout.splitlines()) <= 24
