@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 
@@ -15,10 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     """import-linter on the packages under ``root`` with the project's contracts, in its own process (it
-    reconfigures logging, which would silence the loggers later tests read)."""
+    reconfigures logging, which would silence the loggers later tests read).
+
+    The process runs without ``site`` (``-S``), with ``root`` and then this environment's site-packages as
+    plain path entries: no .pth file runs, so an editable install's import hook (scikit-build-core's
+    redirect, which maps the package to the checkout it was installed from) cannot stand in for ``root``.
+    """
     code = f"import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(config_filename={str(REPO / 'pyproject.toml')!r}, no_cache=True))"
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    search = [str(root), *site.getsitepackages(), sysconfig.get_paths()["purelib"]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(search))}
+    return subprocess.run([sys.executable, "-S", "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_layer_contracts_are_kept() -> None:

@@ -305,7 +305,7 @@ def test_auto_without_a_library_is_python_silently(no_library: Path, caplog: pyt
 
 def test_native_without_a_library_raises_with_the_fix(no_library: Path) -> None:
     spec = PreprocessingSpec()
-    with pytest.raises(NativeEncoderError, match=r"no native encoder library at .*absent\.so \(the default location\); build it with `cmake"):
+    with pytest.raises(NativeEncoderError, match=r"no native encoder library at .*absent\.so \(the default location\); reinstall the package with the native build"):
         TextEncoder(spec, Vocabulary.from_tokens([], spec), backend="native")
 
 

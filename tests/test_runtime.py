@@ -247,8 +247,9 @@ def test_load_reports_the_providers_it_really_got(exported_artifact: Path, capfd
 def test_cuda_without_a_cuda_provider_is_an_error_not_a_fallback(exported_artifact: Path) -> None:
     if providers_module.cuda_in_build():
         pytest.skip("this onnxruntime has the CUDA provider; see test_cuda_provider_failing_to_start_is_an_error")
-    with pytest.raises(DeviceError, match=r"device='cuda' was requested but this onnxruntime .* has no CUDA provider"):
+    with pytest.raises(DeviceError, match=r"device='cuda' was requested but this onnxruntime .* has no CUDA provider") as raised:
         SentimentModel.load(exported_artifact, device="cuda")
+    assert providers_module.GPU_INSTALL in str(raised.value)  # the fix, as a command
 
 
 def test_cuda_provider_failing_to_start_is_an_error_and_auto_says_cpu(exported_artifact: Path, monkeypatch) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 _SOFTWARE = ("torch", "onnx", "onnxruntime", "onnxscript", "numpy", "safetensors", "nltk", "sentiment_export")
+_DISTRIBUTIONS = {"onnxruntime": ("onnxruntime", "onnxruntime-gpu")}
+"""Packages more than one distribution installs: the module onnxruntime comes from the CPU or the CUDA build."""
 
 
 def utc_now() -> str:
@@ -21,10 +23,13 @@ def software_versions() -> dict[str, str | None]:
     """Python and the installed versions of the packages that wrote (and must read) the artifact."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for package in _SOFTWARE:
-        try:
-            versions[package] = package_metadata.version(package)
-        except package_metadata.PackageNotFoundError:
-            versions[package] = None
+        versions[package] = None
+        for distribution in _DISTRIBUTIONS.get(package, (package,)):
+            try:
+                versions[package] = package_metadata.version(distribution)
+                break
+            except package_metadata.PackageNotFoundError:
+                continue
     return versions
 
 

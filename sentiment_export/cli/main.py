@@ -1,4 +1,4 @@
-"""``python -m sentiment_export`` / ``sentiment-export``: export, info, verify, sign and predict.
+"""``python -m sentiment_export`` / ``sentiment-export``: export, info, verify, sign, predict, serve, score and doctor.
 
 Thin on purpose: each subcommand maps its arguments onto one library
 function (:func:`export_artifact`, :func:`load_artifact`,
@@ -125,6 +125,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (``predict`` comes from :mod:`sentiment_export.cli.predict`)."""
+    from .doctor import register as register_doctor
     from .predict import register as register_predict
     from .score import register as register_score
     from .serve import register as register_serve
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_predict(subparsers)
     register_serve(subparsers)
     register_score(subparsers)
+    register_doctor(subparsers)
     return parser
 
 

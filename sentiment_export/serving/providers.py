@@ -26,16 +26,29 @@ own ``SessionOptions`` to change that.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import logging
 import os
 from pathlib import Path
 
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as _ort_errors
+try:
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as _ort_errors
+except ImportError as _missing:  # the base install has no runtime: the [cpu] or [gpu] extra brings one
+    raise ImportError(
+        "sentiment_export needs onnxruntime, which its extras install: pip install 'sentiment_export[cpu]', "
+        "or 'sentiment_export[gpu]' on an NVIDIA GPU machine (from a checkout: pip install '.[cpu]')"
+    ) from _missing
 
 from ..errors import ArtifactError, DeviceError
 
 logger = logging.getLogger(__name__)
+
+RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
+"""The pip distributions that install the ``onnxruntime`` module: the CPU build and the CUDA build."""
+GPU_INSTALL = "pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.31.1,<1.33'"
+"""How a CPU-only install gets the CUDA build (the [gpu] extra's pin; both share one module, so the CPU one goes)."""
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -98,6 +111,35 @@ def session_options(
     return options
 
 
+def installed_runtimes() -> dict[str, str]:
+    """The onnxruntime distributions installed here, name -> version (both share the module ``onnxruntime``)."""
+    found = {}
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def warn_if_both_runtimes() -> None:
+    """Warn once per process when the CPU and GPU distributions are both installed.
+
+    They write the same files, so whichever was installed last decides which
+    build ``import onnxruntime`` gets, and a later ``pip install`` of one
+    silently breaks the other.
+    """
+    found = installed_runtimes()
+    if len(found) > 1:
+        logger.warning(
+            "both onnxruntime %s and onnxruntime-gpu %s are installed; they overwrite each other's files, "
+            "so which build runs depends on install order. Keep one: pip uninstall -y onnxruntime onnxruntime-gpu "
+            "&& pip install 'onnxruntime-gpu>=1.31.1,<1.33' (GPU) or pip install onnxruntime==1.32.0 (CPU)",
+            found["onnxruntime"], found["onnxruntime-gpu"],
+        )
+
+
 def cuda_in_build() -> bool:
     """Whether this onnxruntime build has the CUDA provider at all (``onnxruntime-gpu``)."""
     return CUDA in ort.get_available_providers()
@@ -117,9 +159,9 @@ def _create(model_path: Path, providers: list, options: ort.SessionOptions) -> o
 
 def _cuda_unavailable(reason: str) -> DeviceError:
     return DeviceError(
-        f"device='cuda' was requested but {reason}. Install onnxruntime-gpu instead of onnxruntime "
-        "(its wheels are built for one CUDA major: 1.31 for CUDA 13 with cuDNN 9) on an NVIDIA GPU "
-        "machine (see the README's GPU section), or load with device='auto' or device='cpu'"
+        f"device='cuda' was requested but {reason}. On an NVIDIA GPU machine install the CUDA build of "
+        f"onnxruntime in place of the CPU one: {GPU_INSTALL} (the [gpu] extra; 1.31 wheels are built for CUDA 13 "
+        "with cuDNN 9; see the README's GPU section), or load with device='auto' or device='cpu'"
     )
 
 
@@ -147,6 +189,7 @@ def create_session(model_path: Path, *, device: str, options: ort.SessionOptions
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    warn_if_both_runtimes()
     if device == "cpu":
         return _create(model_path, [CPU], options)
     if device == "cuda" and not cuda_in_build():

@@ -38,14 +38,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from ..artifact import signature
 from ..artifact.loader import Artifact, load_artifact
 from ..text.encoder import TextEncoder
 from ..errors import ArtifactError
 from .inputs import Texts, as_text_list
-from .providers import create_session, session_options
+from .providers import create_session, ort, session_options
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """The optional native TextEncoder backend: cpp_demo's C++ encoder, loaded with ctypes.
 
-The library is ``libsentiment_encoder.so``, built by CMake from the same
-sources as the C++ demo (``cmake -S cpp_demo -B build && cmake --build build``,
-or ``-DSENTIMENT_BUILD_DEMO=OFF`` for the library alone, without libtorch).
-It is found through the environment variable ``SENTIMENT_EXPORT_NATIVE_ENCODER``
-(the library's path) or, without it, at :data:`DEFAULT_LIBRARY`
-(``build/libsentiment_encoder.so`` beside the package, where the README's
-build command puts it in a source checkout). Nothing is compiled at install
-time; without the library the pure-Python encoder runs, which stays the
+The library is ``libsentiment_encoder.so``, built by the package build
+(``pip install .``, scikit-build-core running CMake on ``cpp_demo/``, with
+PCRE2, ICU and libstdc++ linked in) and installed beside this module, where
+it is found as :data:`DEFAULT_LIBRARY`. The environment variable
+``SENTIMENT_EXPORT_NATIVE_ENCODER`` (a library's path) overrides it, e.g. for
+a library built by hand with ``cmake -S cpp_demo -B build``. When the native
+build failed at install time (no compiler, no PCRE2/ICU headers) the package
+installs without it and the pure-Python encoder runs, which stays the
 reference: the native one gives the same ids (tested on the golden hard
 cases, real reviews, adversarial and non-UTF-8 texts).
 
@@ -37,7 +37,7 @@ from .vocabulary import Vocabulary
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "SENTIMENT_EXPORT_NATIVE_ENCODER"
-DEFAULT_LIBRARY = Path(__file__).resolve().parents[2] / "build" / "libsentiment_encoder.so"
+DEFAULT_LIBRARY = Path(__file__).resolve().with_name("libsentiment_encoder.so")
 BACKENDS = ("auto", "python", "native")
 ABI_VERSION = 3
 """The SE_ABI_VERSION of cpp_demo/include/sentiment_encoder.h this module speaks."""
@@ -45,8 +45,9 @@ ABI_VERSION = 3
 _CHUNK = 4096  # texts per native call: bounds the (chunk, max_length) int64 buffer
 _ERROR_BYTES = 1024
 _BUILD_HINT = (
-    "build it with `cmake -S cpp_demo -B build -DSENTIMENT_BUILD_DEMO=OFF && cmake --build build` "
-    f"and set {ENV_VAR}=/path/to/libsentiment_encoder.so (or leave it at {DEFAULT_LIBRARY})"
+    "reinstall the package with the native build (`pip install --force-reinstall --no-deps .` with g++ "
+    "libpcre2-dev libicu-dev nlohmann-json3-dev installed; SENTIMENT_EXPORT_REQUIRE_NATIVE=1 shows why it fails) "
+    f"or set {ENV_VAR}=/path/to/libsentiment_encoder.so"
 )
 
 
