@@ -100,7 +100,7 @@ def unsupported_reason(config: SentimentNetConfig) -> str | None:
         return None
     return (
         f"the article's way cannot run this network faithfully: {'; and '.join(reasons)}; measure the article's "
-        "pipeline on an LSTM-only model (ngram_dim=0, recurrent_steps=0), e.g. the default or seed preset's"
+        "pipeline on an LSTM-only model (ngram_dim=0, recurrent_steps=0), e.g. the bilstm or seed preset's"
     )
 
 
