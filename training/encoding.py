@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sentiment_export import PreprocessingSpec, Vocabulary
-from sentiment_export.data import DataFormat
+from sentiment_export.data import DataFormat, in_chunks
 from sentiment_export.data.encoded import ID_DTYPE
 from sentiment_export.data.labelled import no_usable_review, review_source
 from sentiment_export.text.parallel import ParallelTokenizer
@@ -80,12 +80,6 @@ class _ProvisionalIds:
         return np.array(flat, dtype=ID_DTYPE)
 
 
-def _chunks(reviews: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    iterator = iter(reviews)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
 def _tokenize_file(
     path: Path,
     data_format: DataFormat,
@@ -103,7 +97,7 @@ def _tokenize_file(
     with open(scratch, "wb") as out, tqdm(
         desc=f"tokenizing {path.name}", unit=" reviews", unit_scale=True, disable=not progress, dynamic_ncols=True
     ) as bar:
-        for chunk in _chunks(source, TEXTS_PER_CHUNK):
+        for chunk in in_chunks(source, TEXTS_PER_CHUNK):
             token_lists = tokenizer.tokenize_batch([review.text for review in chunk])
             out.write(provisional.ids(token_lists).tobytes())
             lengths.append(np.fromiter(map(len, token_lists), dtype=np.int64, count=len(chunk)))

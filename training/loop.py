@@ -39,6 +39,7 @@ from sentiment_export import (
 from sentiment_export.fileio import atomic_write_text
 
 from sentiment_export.data import DataFormat
+from sentiment_export.data.labelled import describe_file
 from sentiment_export.data.encoded import EncodedRows
 
 from . import distributed
@@ -131,8 +132,7 @@ def _prepare_data(config: TrainConfig, context: DistContext, resumed: Checkpoint
 
     def describe(split: str) -> dict[str, Any]:
         part = encoded.splits[split]
-        return {"file": paths[split].name, "sha256": part.sha256, "format": formats[split].to_dict(),
-                "examples": len(part.rows), "malformed": part.malformed.to_dict()}
+        return describe_file(paths[split], part.sha256, formats[split], len(part.rows), part.malformed)
 
     return _Data(
         encoder=TextEncoder(settings.spec, Vocabulary(encoded.vocabulary, settings.spec)),

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
+from ..data import in_chunks
 from .options import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, MAX_THREADS, add_trust_custom_rules_option, bounded_int
 
 _CHUNK_TEXTS = 4096
@@ -116,17 +117,6 @@ def _count_lines(path: str) -> int | None:
         return None
 
 
-def _chunks(lines: Iterator[_Line], size: int) -> Iterator[list[_Line]]:
-    chunk: list[_Line] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _emit(out: TextIO, index: int, prediction) -> None:
     out.write(json.dumps({"index": index, **prediction.to_dict()}) + "\n")
 
@@ -137,7 +127,7 @@ def _score_lines(
     """Score the lines chunk by chunk, reporting undecodable ones on stderr (and, with ``errors_on_stdout``,
     as ``{"index", "error"}`` lines, as the C++ demo does); returns (scored, skipped)."""
     scored = skipped = 0
-    for chunk in _chunks(lines, _CHUNK_TEXTS):
+    for chunk in in_chunks(lines, _CHUNK_TEXTS):
         good = [line for line in chunk if line.text is not None]
         for line in chunk:
             if line.text is None:

@@ -8,12 +8,13 @@ the test file exactly as training did.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import DataFormatError
 from ..fileio import sha256_file
@@ -74,14 +75,32 @@ class LabelledFile:
     data_format: DataFormat
 
     def describe(self) -> dict[str, Any]:
-        """The file as checkpoint metadata records it: its name, never the directory it sits in."""
-        return {
-            "file": self.path.name,
-            "sha256": self.sha256,
-            "format": self.data_format.to_dict(),
-            "examples": len(self.reviews),
-            "malformed": self.malformed.to_dict(),
-        }
+        """The file as checkpoint metadata records it (:func:`describe_file`)."""
+        return describe_file(self.path, self.sha256, self.data_format, len(self.reviews), self.malformed)
+
+
+def describe_file(
+    path: Path, sha256: str, data_format: DataFormat, examples: int, malformed: MalformedLines
+) -> dict[str, Any]:
+    """A data file as checkpoint metadata records it: its name, never the directory it sits in."""
+    return {
+        "file": path.name,
+        "sha256": sha256,
+        "format": data_format.to_dict(),
+        "examples": examples,
+        "malformed": malformed.to_dict(),
+    }
+
+
+_Item = TypeVar("_Item")
+
+
+def in_chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """``items`` in lists of ``size`` (the last one shorter): a stream of reviews or lines is
+    worked on a bounded number at a time, so memory does not grow with the file."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def review_source(
