@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -69,7 +68,7 @@ def _native_encoder() -> dict[str, Any]:
     return {
         "built": info is not None,
         "path": str(path),
-        "from": f"${native.ENV_VAR}" if os.environ.get(native.ENV_VAR, "").strip() else "the package",
+        "from": f"${native.ENV_VAR}" if native.configured_path() else "the package",
         "build_info": info,
     }
 

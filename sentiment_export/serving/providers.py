@@ -47,7 +47,9 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
 """The pip distributions that install the ``onnxruntime`` module: the CPU build and the CUDA build."""
-GPU_INSTALL = "pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.31.1,<1.33'"
+GPU_REQUIREMENT = "onnxruntime-gpu>=1.31.1,<1.33"
+"""The [gpu] extra's pin (pyproject.toml), as the install hints name it."""
+GPU_INSTALL = f"pip uninstall -y onnxruntime && pip install '{GPU_REQUIREMENT}'"
 """How a CPU-only install gets the CUDA build (the [gpu] extra's pin; both share one module, so the CPU one goes)."""
 
 CPU = "CPUExecutionProvider"
@@ -135,7 +137,7 @@ def warn_if_both_runtimes() -> None:
         logger.warning(
             "both onnxruntime %s and onnxruntime-gpu %s are installed; they overwrite each other's files, "
             "so which build runs depends on install order. Keep one: pip uninstall -y onnxruntime onnxruntime-gpu "
-            "&& pip install 'onnxruntime-gpu>=1.31.1,<1.33' (GPU) or pip install onnxruntime==1.32.0 (CPU)",
+            f"&& pip install '{GPU_REQUIREMENT}' (GPU) or pip install onnxruntime==1.32.0 (CPU)",
             found["onnxruntime"], found["onnxruntime-gpu"],
         )
 

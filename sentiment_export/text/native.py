@@ -51,13 +51,14 @@ _BUILD_HINT = (
 )
 
 
-def _configured() -> str:
+def configured_path() -> str:
+    """``$SENTIMENT_EXPORT_NATIVE_ENCODER`` as set (stripped), or ``""`` when the installed library is used."""
     return os.environ.get(ENV_VAR, "").strip()
 
 
 def library_path() -> Path:
     """Where the native library is looked for: ``$SENTIMENT_EXPORT_NATIVE_ENCODER``, else :data:`DEFAULT_LIBRARY`."""
-    return Path(_configured() or DEFAULT_LIBRARY)
+    return Path(configured_path() or DEFAULT_LIBRARY)
 
 
 @functools.lru_cache(maxsize=None)
@@ -313,10 +314,10 @@ def create_native_encoder(
     if backend == "python":
         return None
     path = library_path()
-    if backend == "auto" and not path.is_file() and not _configured():
+    if backend == "auto" and not path.is_file() and not configured_path():
         return None
     if not path.is_file():
-        how = f"{ENV_VAR}={_configured()!r}" if _configured() else "the default location"
+        how = f"{ENV_VAR}={configured_path()!r}" if configured_path() else "the default location"
         message = f"no native encoder library at {path} ({how}); {_BUILD_HINT}"
         if backend == "native":
             raise NativeEncoderError(message)
