@@ -29,7 +29,7 @@ from training.__main__ import _export, build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
 from training.blend import fit_branch_blend
 from training.naive_bayes import initialise_bag_from_naive_bayes, log_count_ratios
-from training.vocab import count_tokens, vocabulary_from_counts
+from training.vocab import vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -64,8 +64,7 @@ def _config(data: tuple[Path, Path], run_dir: Path, **changes) -> TrainConfig:
 
 
 def test_vocabulary_min_freq_order_and_unk() -> None:
-    # per-shard counts add up, as the training loop gathers them from every process
-    counts = count_tokens([["good", "bad", "good"], ["bad", "ok"]]) + count_tokens([["good"], ["rare"]])
+    counts = Counter(["good", "bad", "good", "bad", "ok"]) + Counter(["good", "rare"])
     vocabulary = vocabulary_from_counts(counts, SPEC, min_freq=2)
     assert vocabulary.tokens == ["_PAD", "_UNK", "good", "bad"]  # most frequent first
     assert vocabulary.lookup(["good", "rare", "never-seen"]) == [2, 1, 1]  # unknown -> UNK (1), never PAD (0)

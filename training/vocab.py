@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
 
 from sentiment_export import PreprocessingSpec, Vocabulary
 
@@ -20,14 +19,6 @@ def check_vocabulary_limits(*, min_freq: int, max_vocab_size: int) -> None:
         raise ValueError(
             f"max_vocab_size must be 0 (no limit) or >= 3 (PAD, UNK and a word), got {max_vocab_size!r}"
         )
-
-
-def count_tokens(token_lists: Iterable[Sequence[str]]) -> Counter[str]:
-    """How often each token occurs (counts from several shards add up with ``+``)."""
-    counts: Counter[str] = Counter()
-    for tokens in token_lists:
-        counts.update(tokens)
-    return counts
 
 
 def vocabulary_from_counts(
