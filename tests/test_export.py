@@ -164,8 +164,9 @@ def test_exported_fp32_models_match_eager_pytorch_at_other_shapes(artifact, batc
         {"bidirectional": True, "pooling": "mean_max"},
         {"pooling": "mean_max", "num_layers": 1},
         {"bidirectional": True, "pooling": "mean_max", "recurrent_steps": 20, "ngram_dim": 3, "ngram_buckets": 97},
+        {"bidirectional": True, "pooling": "mean_max", "num_layers": 2},
     ],
-    ids=["article", "bidirectional-last", "bidirectional-mean_max", "mean_max", "bag-of-ngrams"],
+    ids=["article", "bidirectional-last", "bidirectional-mean_max", "mean_max", "bag-of-ngrams", "bidirectional-2-layers"],
 )
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 def test_every_architecture_exports_with_dynamic_shapes(tmp_path: Path, options: dict) -> None:
@@ -182,6 +183,23 @@ def test_every_architecture_exports_with_dynamic_shapes(tmp_path: Path, options:
         expected = eager_runner(model)(ids)
         for run in runners:
             np.testing.assert_allclose(run(ids), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_a_bidirectional_layer_is_one_onnx_lstm_reading_each_rows_length(tmp_path: Path, num_layers: int) -> None:
+    # eager runs two LSTMs and reverses within lengths; the graph gets ONNX's own op, with sequence_lens
+    torch.manual_seed(0)
+    config = SentimentNetConfig(
+        vocab_size=50, embedding_dim=8, hidden_dim=8, num_layers=num_layers, bidirectional=True, pooling="mean_max"
+    )
+    graph = onnx.load(str(export_module.export_onnx(SentimentNet(config).eval(), tmp_path / "m.onnx"))).graph
+    lstms = [node for node in graph.node if node.op_type == "LSTM"]
+    assert len(lstms) == num_layers
+    for node in lstms:
+        attributes = {attribute.name: onnx.helper.get_attribute_value(attribute) for attribute in node.attribute}
+        assert attributes["direction"] == b"bidirectional"
+        assert node.input[4], "no sequence_lens: the reverse direction would start at the padding"
+    assert not [node for node in graph.node if node.op_type == "GatherElements"]  # no reversing within lengths
 
 
 # --- the gate ------------------------------------------------------------------------------------

@@ -129,7 +129,9 @@ def export_onnx(
     """Export ``ProbabilityModel(model)`` to ONNX with the signature's names and dynamic axes; checker-verified.
 
     Exporter: the TorchScript-based one (``dynamo=False``). It turns each
-    ``nn.LSTM`` into a single ONNX ``LSTM`` op whose batch and sequence
+    ``nn.LSTM`` into a single ONNX ``LSTM`` op, and each bidirectional layer
+    into one ``direction="bidirectional"`` op reading the rows' lengths
+    (:mod:`sentiment_export.modeling.onnx_lstm`), whose batch and sequence
     dimensions stay dynamic (no h0/c0 constants: SentimentNet passes no
     initial state), which onnxruntime's dynamic quantization then replaces
     by ``DynamicQuantizeLSTM``; the parity gate proves the dynamic axes at

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .config import SentimentNetConfig
+from .onnx_lstm import onnx_bidirectional_layer
 
 BIGRAM_HASH_MULTIPLIER = 1_000_003
 """Bigram ``(a, b)`` of ids goes to bucket ``(a * M + b) mod buckets``, then + 1 (0 is padding).
@@ -129,6 +130,9 @@ class SentimentNet(nn.Module):
         for layer, (forward_lstm, backward_lstm) in enumerate(zip(self.forward_layers, self.backward_layers)):
             if layer > 0:
                 x = self.inter_layer_dropout(x)
+            if torch.onnx.is_in_onnx_export():
+                x = onnx_bidirectional_layer(forward_lstm, backward_lstm, x, lengths)
+                continue
             ahead = forward_lstm(x, zero_state(forward_lstm, x))[0]
             reversed_x = _reverse_within_length(x, lengths)
             behind = _reverse_within_length(backward_lstm(reversed_x, zero_state(backward_lstm, x))[0], lengths)
