@@ -171,7 +171,7 @@ def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_si
     return score
 
 
-def scorers_for(artifact: Artifact, batch_size: int, threads: int, device: str = "cpu") -> dict[str, Scorer]:
+def scorers_for(artifact: Artifact, batch_size: int, threads: int | None, device: str = "cpu") -> dict[str, Scorer]:
     """The end-to-end table's ways (article, eager, torchscript, ort fp32, ort int8) on ``device`` ("cpu" or "cuda").
 
     Without "article" when the article's way cannot run the artifact's network
@@ -195,11 +195,12 @@ def scorers_for(artifact: Artifact, batch_size: int, threads: int, device: str =
     }
 
 
-def _runtime_scorer(artifact: Artifact, precision: str, batch_size: int, threads: int, device: str) -> Scorer:
+def _runtime_scorer(artifact: Artifact, precision: str, batch_size: int, threads: int | None, device: str) -> Scorer:
     """``SentimentModel.predict_proba``, the session made at the first call (the warm-up, untimed).
 
     Lazily, so that a precision one device cannot load (int8 on a GPU, say)
-    fails that way's first call alone, not every way.
+    fails that way's first call alone, not every way. ``threads`` ``None``:
+    the runtime's defaults (on the CPU, concurrent batches on one thread each).
     """
     runtime: list[SentimentModel] = []
 
@@ -482,8 +483,10 @@ def run(argv: Sequence[str] | None = None) -> Results:
     parser.add_argument("--latency-texts", type=bounded_int(1, MAX_TEXTS), help="single-text calls per row (default 60; quick 3)")
     parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=DEFAULT_BATCH_SIZE,
                         help=f"texts per batch, every way (default: the runtime's, {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=default_intra_op_threads(),
-                        help="onnxruntime intra-op threads, and torch's for the matmul ceiling (default: the runtime's)")
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS),
+                        help="onnxruntime intra-op threads, one batch at a time (default: the runtime's defaults, "
+                             "on the CPU one batch per usable CPU at once, one thread each); torch's for the matmul "
+                             "ceiling and the cold start's session get this many, or the usable CPUs (at most 4)")
     parser.add_argument("--torch-threads", type=bounded_int(1, MAX_THREADS), default=1,
                         help="torch threads for the article, eager, TorchScript and training rows (default 1: "
                              "faster for these LSTMs on a small shared CPU; benchmarks/README.md, Decisions)")
@@ -495,17 +498,19 @@ def run(argv: Sequence[str] | None = None) -> Results:
     args = parser.parse_args(argv)
     quick = args.quick
     started = time.perf_counter()
-    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}); onnxruntime threads {args.threads}, torch threads "
+    cpu_threads = args.threads or default_intra_op_threads()
+    ort_threads = args.threads or f"the runtime's defaults ({cpu_threads} concurrent batches, 1 thread each)"
+    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}); onnxruntime threads {ort_threads}, torch threads "
           f"{args.torch_threads}; batch size {args.batch_size}; "
           f"{_load()} at start; torch {torch.__version__}")
     data = {
         "snippets": read_texts(args.snippets, args.snippets_texts or (24 if quick else 1000)),
         "imdb": read_texts(args.imdb, args.imdb_texts or (8 if quick else 300)),
     }
-    mm = matmul_gflops(size=256 if quick else 2048, repeats=2 if quick else 5, threads=args.threads)
+    mm = matmul_gflops(size=256 if quick else 2048, repeats=2 if quick else 5, threads=cpu_threads)
     results = Results()
     results.add("-", "machine", "fp32 torch.mm rate at the start", "-", f"{mm:.1f} GFLOP/s",
-                f"{args.threads} threads, 2048x2048, best of 5")
+                f"{cpu_threads} threads, 2048x2048, best of 5")
     torch.set_num_threads(args.torch_threads)
     artifacts = [("default", args.artifact)] + ([("seed", args.seed_artifact)] if args.seed_artifact else [])
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -521,8 +526,8 @@ def run(argv: Sequence[str] | None = None) -> Results:
             bench_encoder(results, tag, data)
             bench_training(results, tag, artifact, steps=steps, batch_size=train_batch, quick=quick,
                            workdir=workdir / tag)
-            bench_cold_start(results, tag, artifact, data["imdb"][0], threads=args.threads, workdir=workdir)
-        mm_end = matmul_gflops(size=256 if quick else 2048, repeats=2 if quick else 5, threads=args.threads)
+            bench_cold_start(results, tag, artifact, data["imdb"][0], threads=cpu_threads, workdir=workdir)
+        mm_end = matmul_gflops(size=256 if quick else 2048, repeats=2 if quick else 5, threads=cpu_threads)
     ceiling = max(mm, mm_end)
     results.add("-", "machine", "fp32 torch.mm rate at the end", "-", f"{mm_end:.1f} GFLOP/s",
                 f"ceiling used below: the higher of the two, {ceiling:.1f} GFLOP/s")

@@ -289,8 +289,30 @@ def test_threads_and_session_options_are_settable(exported_artifact: Path, fp32:
     assert custom.session.get_session_options().graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     for model in (one_thread, custom):
         np.testing.assert_allclose(model.predict_proba(texts), fp32.predict_proba(texts), rtol=0, atol=FP32_ATOL)
-    assert fp32.session.get_session_options().intra_op_num_threads == providers_module.default_intra_op_threads()
+    assert one_thread.concurrent_batches == custom.concurrent_batches == 1  # the caller sized the session
     assert 1 <= providers_module.default_intra_op_threads() <= 4
+
+
+def test_by_default_a_cpu_model_scores_its_batches_concurrently_one_thread_each(fp32: SentimentModel) -> None:
+    cpus = providers_module.default_intra_op_threads()
+    assert fp32.concurrent_batches == cpus
+    assert fp32.session.get_session_options().intra_op_num_threads == (1 if cpus > 1 else cpus)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_concurrent_batches_give_the_scores_of_batches_run_one_by_one(
+    exported_artifact: Path, snippets: list[str], precision: str
+) -> None:
+    # the same batches either way, each run on one thread: equal to the bit, int8 included
+    one_by_one, concurrent = (
+        SentimentModel.load(
+            exported_artifact, device="cpu", precision=precision, batch_size=3, intra_op_threads=1,
+            concurrent_batches=count,
+        )
+        for count in (1, 3)
+    )
+    texts = snippets[:300]
+    assert np.array_equal(concurrent.predict_proba(texts), one_by_one.predict_proba(texts))
 
 
 @pytest.mark.parametrize(
@@ -304,6 +326,9 @@ def test_threads_and_session_options_are_settable(exported_artifact: Path, fp32:
         ({"intra_op_threads": 0}, ValueError, r"intra_op_threads must be an integer between 1 and 256, got 0"),
         ({"intra_op_threads": 100_000}, ValueError, r"intra_op_threads must be an integer between 1 and 256, got 100000"),
         ({"session_options": {"threads": 2}}, TypeError, r"session_options must be an onnxruntime.SessionOptions"),
+        ({"concurrent_batches": 0}, ValueError, r"concurrent_batches must be between 1 and 64, got 0"),
+        ({"concurrent_batches": 65}, ValueError, r"concurrent_batches must be between 1 and 64, got 65"),
+        ({"concurrent_batches": 2.0}, TypeError, r"concurrent_batches must be an int, got float 2.0"),
     ],
 )
 def test_bad_options_are_rejected(exported_artifact: Path, options, error, match) -> None:

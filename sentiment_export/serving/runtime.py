@@ -27,7 +27,10 @@ What a text's score means, for every input:
 
 Inputs are validated by :func:`sentiment_export.serving.inputs.as_text_list`; devices
 and threads are chosen by :mod:`sentiment_export.serving.providers` (read its doc for
-the defaults and the GPU rules).
+the defaults and the GPU rules). On the CPU a call's batches run
+concurrently by default, one onnxruntime thread each
+(:mod:`sentiment_export.serving.concurrent_batches`); the batches, and so
+every score, are the same as when they run one after the other.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ from ..artifact import signature
 from ..artifact.loader import Artifact, load_artifact
 from ..text.encoder import TextEncoder
 from ..errors import ArtifactError
+from .concurrent_batches import ConcurrentBatches, check_concurrent_batches
 from .inputs import Texts, as_text_list
-from .providers import create_session, ort, session_options
+from .providers import CUDA, create_session, default_intra_op_threads, ort, session_options
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +104,15 @@ class SentimentModel:
         *,
         precision: str,
         batch_size: int,
+        concurrent_batches: int = 1,
     ) -> None:
         self.artifact = artifact
         self.encoder = encoder
         self.session = session
         self.precision = precision
         self.batch_size = batch_size
+        self.concurrent_batches = check_concurrent_batches(concurrent_batches)
+        self._map_batches = ConcurrentBatches(concurrent_batches) if concurrent_batches > 1 else map
         self._input_name = signature.input_names()[0]
         self._output_name = signature.output_names()[0]
         self._check_signature()
@@ -123,6 +130,7 @@ class SentimentModel:
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_threads: int | None = None,
         session_options: ort.SessionOptions | None = None,
+        concurrent_batches: int | None = None,
         encoder_backend: str = "auto",
         public_key: str | os.PathLike[str] | None = None,
         trust_custom_rules: bool = False,
@@ -134,9 +142,14 @@ class SentimentModel:
         ``precision``: ``"fp32"`` (``model.onnx``) or ``"int8"``
         (``model.int8.onnx``, dynamically quantized weights: faster on CPU,
         labels agree with fp32 on >= 99% of texts). ``batch_size``: texts per
-        onnxruntime run. ``intra_op_threads`` / ``session_options``: see
-        :mod:`sentiment_export.serving.providers` for the defaults (at most 4 threads,
-        no spinning). ``encoder_backend``: the :class:`TextEncoder` backend
+        onnxruntime run. ``concurrent_batches``: batches scored at once, each
+        by its own ``session.run``; ``intra_op_threads`` / ``session_options``:
+        one run's threads (see :mod:`sentiment_export.serving.providers`; no
+        spinning). Defaults: on the CPU, as many concurrent batches as
+        :func:`default_intra_op_threads` (the usable CPUs, at most 4) with one
+        thread each; when ``intra_op_threads`` or ``session_options`` is
+        given, one batch at a time on those threads; on CUDA, one batch at a
+        time. ``encoder_backend``: the :class:`TextEncoder` backend
         (``"auto"``, ``"python"`` or ``"native"``; same ids either way).
         ``public_key``: a PEM public key; the artifact must then be signed by
         its private half with every file unchanged (see
@@ -152,6 +165,12 @@ class SentimentModel:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
         check_batch_size(batch_size)  # before the (slow) artifact checks
+        sized_by_caller = intra_op_threads is not None or session_options is not None
+        if concurrent_batches is None:
+            concurrent_batches = 1 if sized_by_caller else default_intra_op_threads()
+        check_concurrent_batches(concurrent_batches)
+        if not sized_by_caller and concurrent_batches > 1:
+            intra_op_threads = 1
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path, public_key=public_key, trust_custom_rules=trust_custom_rules)
         encoder = artifact.encoder(backend=encoder_backend)
@@ -161,7 +180,11 @@ class SentimentModel:
                 "reads right-padded ids; re-export the artifact with padding_side='right'"
             )
         session = create_session(artifact.file(PRECISIONS[precision]), device=device, options=options)
-        model = cls(artifact, encoder, session, precision=precision, batch_size=batch_size)
+        on_gpu = CUDA in session.get_providers()
+        model = cls(
+            artifact, encoder, session, precision=precision, batch_size=batch_size,
+            concurrent_batches=1 if on_gpu else concurrent_batches,
+        )
         logger.info("loaded %r (%s) on %s", artifact, precision, ", ".join(model.providers))
         if precision == "int8" and model.device == "cuda":
             logger.warning(
@@ -215,7 +238,9 @@ class SentimentModel:
         """
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
         # right padding (checked on load), each batch only to its own longest row
-        return self.encoder.score_length_sorted(rows, self._run, batch_size=self.batch_size)
+        return self.encoder.score_length_sorted(
+            rows, self._run, batch_size=self.batch_size, map_batches=self._map_batches
+        )
 
     def predict(self, texts: Texts) -> list[Prediction]:
         """One :class:`Prediction` per text, in input order (a list even for a single ``str``)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from .native import create_native_encoder
 from .spec import PADDING_SIDES, PreprocessingSpec
 from .tokenizer import Tokenizer
 from .vocabulary import Vocabulary
+
+BatchMap = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+"""``map``'s signature: ``(function, items) -> results in the items' order``."""
 
 SPEC_FILENAME = "spec.json"
 VOCAB_FILENAME = "vocab.txt"
@@ -141,16 +145,28 @@ class TextEncoder:
             yield indices, self.pad([rows[index] for index in indices])
 
     def score_length_sorted(
-        self, rows: Sequence[Sequence[int]], run: Callable[[np.ndarray], np.ndarray], *, batch_size: int
+        self,
+        rows: Sequence[Sequence[int]],
+        run: Callable[[np.ndarray], np.ndarray],
+        *,
+        batch_size: int,
+        map_batches: BatchMap = map,
     ) -> np.ndarray:
         """``run`` (an id matrix -> one score per row) over :meth:`length_sorted_batches`; float32, input order.
 
         The scoring loop of the runtime and of every way the benchmarks score
         with a model: whatever runs the model, the batching is this one.
+        ``map_batches`` (``map``'s signature, results in order) decides how
+        the batches are run: one after the other, or several at once.
         """
         scores = np.empty(len(rows), dtype=np.float32)
-        for indices, ids in self.length_sorted_batches(rows, batch_size):
-            scores[indices] = run(ids)
+
+        def score(batch: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            indices, ids = batch
+            return indices, run(ids)
+
+        for indices, batch_scores in map_batches(score, self.length_sorted_batches(rows, batch_size)):
+            scores[indices] = batch_scores
         return scores
 
     def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
