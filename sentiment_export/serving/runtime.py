@@ -173,7 +173,8 @@ class SentimentModel:
             intra_op_threads = 1
         options = _session_options_for(intra_op_threads, session_options)
         artifact = load_artifact(path, public_key=public_key, trust_custom_rules=trust_custom_rules)
-        encoder = artifact.encoder(backend=encoder_backend)
+        # the native encoder splits a call's texts over as many threads as batches run at once
+        encoder = artifact.encoder(backend=encoder_backend, native_threads=concurrent_batches)
         if encoder.spec.padding_side != "right":
             raise ArtifactError(
                 f"artifact {artifact.root}: its spec pads on the {encoder.spec.padding_side!r}, but SentimentNet "
