@@ -21,7 +21,9 @@ Threads: by default a session uses ``min(4, CPUs this process may run on)``
 intra-op threads, one inter-op thread (sequential execution) and no
 spin-waiting, so that on a small shared box (2 cores) idle ORT threads do not
 burn the CPU that request handling needs. Pass ``intra_op_threads`` or your
-own ``SessionOptions`` to change that.
+own ``SessionOptions`` to change that. ``SentimentModel`` on the CPU instead
+runs that many batches at once on one thread each, unless its caller sizes
+the session (:mod:`sentiment_export.serving.concurrent_batches`).
 """
 
 from __future__ import annotations
