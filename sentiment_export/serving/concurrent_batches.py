@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..data.labelled import in_chunks
+from .counts import check_count
 
 MAX_CONCURRENT_BATCHES = 64
 """The most batches a model may score at once (each holds its padded ids and activations)."""
@@ -21,11 +22,7 @@ MAX_CONCURRENT_BATCHES = 64
 
 def check_concurrent_batches(count: int) -> int:
     """``count`` if it is an int in [1, :data:`MAX_CONCURRENT_BATCHES`]; else TypeError / ValueError."""
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise TypeError(f"concurrent_batches must be an int, got {type(count).__name__} {count!r}")
-    if not 1 <= count <= MAX_CONCURRENT_BATCHES:
-        raise ValueError(f"concurrent_batches must be between 1 and {MAX_CONCURRENT_BATCHES}, got {count}")
-    return count
+    return check_count("concurrent_batches", count, MAX_CONCURRENT_BATCHES)
 
 
 class ConcurrentBatches:

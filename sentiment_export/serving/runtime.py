@@ -47,6 +47,7 @@ from ..artifact.loader import Artifact, load_artifact
 from ..text.encoder import TextEncoder
 from ..errors import ArtifactError
 from .concurrent_batches import ConcurrentBatches, check_concurrent_batches
+from .counts import check_count
 from .inputs import Texts, as_text_list
 from .providers import CUDA, create_session, default_intra_op_threads, ort, session_options
 
@@ -82,11 +83,7 @@ MAX_BATCH_SIZE = 4096
 
 def check_batch_size(batch_size: int) -> int:
     """``batch_size`` if it is an int in [1, :data:`MAX_BATCH_SIZE`]; else TypeError / ValueError naming the bounds."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__} {batch_size!r}")
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
-    return batch_size
+    return check_count("batch_size", batch_size, MAX_BATCH_SIZE)
 
 
 class SentimentModel:
