@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 _SOFTWARE = ("torch", "onnx", "onnxruntime", "onnxscript", "numpy", "safetensors", "nltk", "sentiment_export")
-_DISTRIBUTIONS = {"onnxruntime": ("onnxruntime", "onnxruntime-gpu")}
+RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
+"""The pip distributions that install the ``onnxruntime`` module: the CPU build and the CUDA build."""
+_DISTRIBUTIONS = {"onnxruntime": RUNTIME_DISTRIBUTIONS}
 """Packages more than one distribution installs: the module onnxruntime comes from the CPU or the CUDA build."""
 
 
@@ -23,14 +25,17 @@ def software_versions() -> dict[str, str | None]:
     """Python and the installed versions of the packages that wrote (and must read) the artifact."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for package in _SOFTWARE:
-        versions[package] = None
-        for distribution in _DISTRIBUTIONS.get(package, (package,)):
-            try:
-                versions[package] = package_metadata.version(distribution)
-                break
-            except package_metadata.PackageNotFoundError:
-                continue
+        found = (distribution_version(name) for name in _DISTRIBUTIONS.get(package, (package,)))
+        versions[package] = next((version for version in found if version is not None), None)
     return versions
+
+
+def distribution_version(name: str) -> str | None:
+    """The installed version of the pip distribution ``name``, or None when it is not installed."""
+    try:
+        return package_metadata.version(name)
+    except package_metadata.PackageNotFoundError:
+        return None
 
 
 def git_state() -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..data.labelled import in_chunks
+from ..data import in_chunks
 from .counts import check_count
 
 MAX_CONCURRENT_BATCHES = 64

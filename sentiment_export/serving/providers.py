@@ -29,9 +29,7 @@ the session (:mod:`sentiment_export.serving.concurrent_batches`).
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import logging
-import os
 from pathlib import Path
 
 try:
@@ -43,12 +41,12 @@ except ImportError as _missing:  # the base install has no runtime: the [cpu] or
         "or 'sentiment_export[gpu]' on an NVIDIA GPU machine (from a checkout: pip install '.[cpu]')"
     ) from _missing
 
+from ..artifact.provenance import RUNTIME_DISTRIBUTIONS, distribution_version
+from ..cpus import usable_cpus
 from ..errors import ArtifactError, DeviceError
 
 logger = logging.getLogger(__name__)
 
-RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
-"""The pip distributions that install the ``onnxruntime`` module: the CPU build and the CUDA build."""
 GPU_REQUIREMENT = "onnxruntime-gpu>=1.31.1,<1.33"
 """The [gpu] extra's pin (pyproject.toml), as the install hints name it."""
 GPU_INSTALL = f"pip uninstall -y onnxruntime && pip install '{GPU_REQUIREMENT}'"
@@ -75,11 +73,7 @@ _SESSION_ERRORS = (
 
 def default_intra_op_threads() -> int:
     """CPUs this process may use, at most 4 (an LSTM this size gains little beyond that)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(_MAX_DEFAULT_THREADS, cpus))
+    return min(_MAX_DEFAULT_THREADS, usable_cpus())
 
 
 MAX_INTRA_OP_THREADS = 256
@@ -117,13 +111,8 @@ def session_options(
 
 def installed_runtimes() -> dict[str, str]:
     """The onnxruntime distributions installed here, name -> version (both share the module ``onnxruntime``)."""
-    found = {}
-    for name in RUNTIME_DISTRIBUTIONS:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
+    versions = {name: distribution_version(name) for name in RUNTIME_DISTRIBUTIONS}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 @functools.lru_cache(maxsize=1)

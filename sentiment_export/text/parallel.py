@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from ..cpus import usable_cpus
 from .native import create_native_encoder
 from .spec import PreprocessingSpec
 from .tokenizer import Tokenizer
@@ -50,8 +50,7 @@ def _joinable(spec: PreprocessingSpec) -> bool:
 
 def default_workers() -> int:
     """The cores this process may run on (its CPU affinity), at most :data:`MAX_WORKERS`."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, cores))
+    return min(MAX_WORKERS, usable_cpus())
 
 
 class ParallelTokenizer:
