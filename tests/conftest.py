@@ -43,7 +43,7 @@ _DEFAULT_DATA = _REPO / "training" / "default_data"
 
 def _train_small_checkpoint(run_dir: Path) -> Path:
     """A tiny SentimentNet (2-layer LSTM, 16 wide, reading the last 30 tokens, beside a bag of hashed
-    bigrams and trigrams) trained for two epochs on the embedded snippets.
+    n-grams) trained for two epochs on the embedded snippets.
 
     Trained by the training package itself (one loop, no copy of it here): a
     real trained model whose scores are spread away from 0.5, so the int8
@@ -54,7 +54,7 @@ def _train_small_checkpoint(run_dir: Path) -> Path:
 
     tiny = Hyperparameters(
         embedding_dim=16, hidden_dim=16, num_layers=2, dropout=0.1, min_freq=3, batch_size=32,
-        learning_rate=0.02, epochs=2, recurrent_steps=30, ngram_dim=4, ngram_buckets=5000, ngram_order=3,
+        learning_rate=0.02, epochs=2, recurrent_steps=30, ngram_dim=4, ngram_buckets=5000,
     )
     with _torch_threads(1):
         result = train(TrainConfig(preset="tiny-test", hyperparameters=tiny, run_dir=run_dir, progress=False))

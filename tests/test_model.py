@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sentiment_export import SentimentNet, SentimentNetConfig
-from sentiment_export.modeling.net import BIGRAM_HASH_MULTIPLIER, TRIGRAM_HASH_MULTIPLIER, hashed_ngrams
+from sentiment_export.modeling.net import BIGRAM_HASH_MULTIPLIER, hashed_bigrams
 
 CONFIGS = {
     "unidirectional-last": SentimentNetConfig(vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=2),
@@ -19,10 +19,6 @@ CONFIGS = {
     "bag-of-ngrams": SentimentNetConfig(
         vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=1, bidirectional=True, pooling="mean_max",
         recurrent_steps=4, ngram_dim=3, ngram_buckets=97,
-    ),
-    "bag-with-trigrams": SentimentNetConfig(
-        vocab_size=50, embedding_dim=8, hidden_dim=6, num_layers=1, bidirectional=True, pooling="mean_max",
-        recurrent_steps=4, ngram_dim=3, ngram_buckets=97, ngram_order=3,
     ),
 }
 
@@ -77,19 +73,15 @@ def test_config_round_trip_and_validation() -> None:
         SentimentNetConfig(vocab_size=5, pooling="attention")
     with pytest.raises(ValueError, match="ngram_buckets needs ngram_dim"):
         SentimentNetConfig(vocab_size=5, ngram_buckets=10)
-    with pytest.raises(ValueError, match="ngram_order 3 needs ngram_buckets > 0"):
-        SentimentNetConfig(vocab_size=5, ngram_dim=4, ngram_order=3)
-    with pytest.raises(ValueError, match="ngram_order must be between 2 and 3, got 4"):
-        SentimentNetConfig(vocab_size=5, ngram_dim=4, ngram_buckets=10, ngram_order=4)
     with pytest.raises(ValueError, match="recurrent_steps must be between 0 and 1,000,000, got -1"):
         SentimentNetConfig(vocab_size=5, recurrent_steps=-1)
     with pytest.raises(ValueError, match="embedding_dim must be between 1 and 8,192, got 100000"):
         SentimentNetConfig(vocab_size=5, embedding_dim=100_000)
 
 
-def _bag_net(name: str = "bag-of-ngrams") -> SentimentNet:
+def _bag_net() -> SentimentNet:
     torch.manual_seed(0)
-    return SentimentNet(CONFIGS[name]).eval()
+    return SentimentNet(CONFIGS["bag-of-ngrams"]).eval()
 
 
 @torch.no_grad()
@@ -107,31 +99,12 @@ def test_the_bag_is_the_mean_of_unigram_and_hashed_bigram_vectors() -> None:
 
 
 @torch.no_grad()
-def test_with_order_3_the_bag_adds_hashed_trigrams_in_the_bigrams_buckets() -> None:
-    net = _bag_net("bag-with-trigrams")
-    buckets = net.config.ngram_buckets
-    review = [5, 9, 12, 7, 3, 9]
-    vectors = [net.unigram_vectors.weight[token] for token in review]
-    for first, second in zip(review, review[1:]):
-        vectors.append(net.bigram_vectors.weight[(first * BIGRAM_HASH_MULTIPLIER + second) % buckets + 1])
-    for first, second, third in zip(review, review[1:], review[2:]):
-        bigram_hash = (first * BIGRAM_HASH_MULTIPLIER + second) % buckets
-        vectors.append(net.bigram_vectors.weight[(bigram_hash * TRIGRAM_HASH_MULTIPLIER + third) % buckets + 1])
-    assert len(vectors) == 6 + 5 + 4
-    expected = torch.stack(vectors).mean(dim=0)
-    ids = right_pad([review, [4]], 9)  # padding and a one-token batch-mate change nothing
-    got = net._bag_of_ngrams(ids, (ids != 0).sum(dim=1))[0]
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
-
-
-@torch.no_grad()
 def test_every_position_has_a_bigram_slot_so_no_reduction_is_over_an_empty_axis() -> None:
     # onnxruntime's CUDA provider fails a ReduceSum over an axis of length 0 (a batch one token wide)
     for ids in (torch.tensor([[7]]), torch.tensor([[7, 0], [5, 9]])):
-        for order in (2, 3):
-            ngrams = hashed_ngrams(ids, 97, order)
-            assert ngrams.shape == (ids.shape[0], order - 1, ids.shape[1])
-            assert ngrams[:, :, -1].eq(0).all()  # the last position pairs with the implied PAD
+        bigrams = hashed_bigrams(ids, 97)
+        assert bigrams.shape == ids.shape
+        assert bigrams[:, -1].eq(0).all()  # the last position pairs with the implied PAD
     net = _bag_net()
     one_token = net._bag_of_ngrams(torch.tensor([[7]]), torch.tensor([1]))[0]
     torch.testing.assert_close(one_token, net.unigram_vectors.weight[7], rtol=0, atol=0)

@@ -22,7 +22,7 @@ from sentiment_export import CheckpointError, PreprocessingSpec, SentimentNet, S
 from sentiment_export.data import CsvOptions, DataFormat, read_labelled_file
 from sentiment_export.errors import ArtifactError, DeviceError, OptionalDependencyError, ParityError
 from sentiment_export.modeling.config import POOLINGS
-from sentiment_export.modeling.net import hashed_ngrams
+from sentiment_export.modeling.net import hashed_bigrams
 from sentiment_export.text.spec import TRUNCATION_SIDES
 from training import CHOICES, PRESETS, Hyperparameters, TrainConfig, TrainResult, resume, split_validation, train
 from training.__main__ import _export, build_parser, main
@@ -549,26 +549,9 @@ def test_naive_bayes_start_gives_each_ngram_its_log_count_ratio() -> None:
     torch.manual_seed(0)
     net = SentimentNet(config)
     initialise_bag_from_naive_bayes(net, rows, labels)
-    bucket = int(hashed_ngrams(torch.tensor([[5, 7]]), 17)[0, 0, 0])
+    bucket = int(hashed_bigrams(torch.tensor([[5, 7]]), 17)[0, 0])
     assert net.bigram_vectors.weight[bucket, 0].item() == pytest.approx(bigram[bucket])
     assert bigram[bucket] > 0 and net.unigram_vectors.weight[5, 0].item() == pytest.approx(unigram[5])
-
-
-def test_naive_bayes_start_covers_trigrams_in_the_shared_buckets() -> None:
-    # trigram (5, 7, 3) only in positive reviews, (6, 7, 3) only in negative ones
-    rows = [[5, 7, 3], [5, 7, 3, 2], [6, 7, 3], [6, 7, 3, 2]]
-    labels = np.array([1, 1, 0, 0])
-    config = SentimentNetConfig(vocab_size=8, embedding_dim=4, hidden_dim=4, num_layers=1, ngram_dim=3,
-                                ngram_buckets=101, ngram_order=3)
-    torch.manual_seed(0)
-    net = SentimentNet(config)
-    initialise_bag_from_naive_bayes(net, rows, labels)
-    buckets = hashed_ngrams(torch.tensor([[5, 7, 3], [6, 7, 3]]), 101, order=3)  # (2, 2, 3)
-    positive, negative = int(buckets[0, 1, 0]), int(buckets[1, 1, 0])
-    assert positive != negative
-    assert net.bigram_vectors.weight[positive, 0].item() > 0 > net.bigram_vectors.weight[negative, 0].item()
-    shared = int(buckets[0, 0, 1])  # bigram (7, 3): in every review, so it says little either way
-    assert abs(net.bigram_vectors.weight[shared, 0].item()) < net.bigram_vectors.weight[positive, 0].item() / 10
 
 
 # --- CSV data: recorded in the checkpoint, read the same way by export ------------------------------

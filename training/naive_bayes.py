@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from sentiment_export import SentimentNet
-from sentiment_export.modeling.net import hashed_ngrams
+from sentiment_export.modeling.net import hashed_bigrams
 
 _CHUNK = 512  # rows hashed per call
 
@@ -34,14 +34,13 @@ def _ratios(counts: np.ndarray, smoothing: float) -> np.ndarray:
 
 
 def log_count_ratios(
-    rows: Sequence[Sequence[int]], labels: np.ndarray, *, vocab_size: int, buckets: int, order: int = 2,
-    smoothing: float = 1.0,
+    rows: Sequence[Sequence[int]], labels: np.ndarray, *, vocab_size: int, buckets: int, smoothing: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(unigram ratios (vocab_size,), n-gram-bucket ratios (buckets + 1,)); index 0 (PAD) is 0.
+    """(unigram ratios (vocab_size,), bigram-bucket ratios (buckets + 1,)); index 0 (PAD) is 0.
 
     ``r = log(p / |p|_1) - log(q / |q|_1)`` with ``p``/``q`` the smoothed
-    numbers of positive/negative reviews containing the n-gram. N-gram buckets
-    come from the model's own hash (:func:`hashed_ngrams`), so a bucket's ratio
+    numbers of positive/negative reviews containing the n-gram. Bigram buckets
+    come from the model's own hash (:func:`hashed_bigrams`), so a bucket's ratio
     is the one the network will read.
     """
     labels = np.asarray(labels, dtype=np.int64)
@@ -57,10 +56,10 @@ def log_count_ratios(
         unigram_keys.append(ids[real])
         unigram_rows.append(np.broadcast_to(row_index, ids.shape)[real])
         if buckets:
-            hashed = hashed_ngrams(torch.from_numpy(ids), buckets, order).numpy()
+            hashed = hashed_bigrams(torch.from_numpy(ids), buckets).numpy()
             kept = hashed != 0
             bigram_keys.append(hashed[kept])
-            bigram_rows.append(np.broadcast_to(row_index[:, None], hashed.shape)[kept])
+            bigram_rows.append(np.broadcast_to(row_index, hashed.shape)[kept])
     unigram = _ratios(
         _presence_counts(np.concatenate(unigram_keys), np.concatenate(unigram_rows), labels, vocab_size), smoothing
     )
@@ -74,12 +73,11 @@ def log_count_ratios(
 
 
 def initialise_bag_from_naive_bayes(model: SentimentNet, rows: Sequence[Sequence[int]], labels: np.ndarray) -> None:
-    """Set the first dimension of every unigram and n-gram-bucket vector to its log-count ratio."""
+    """Set the first dimension of every unigram and bigram vector to its log-count ratio."""
     config = model.config
     if not config.ngram_dim:
         raise ValueError("ngram_init='naive_bayes' needs the bag-of-n-grams branch (ngram_dim > 0)")
-    unigram, bigram = log_count_ratios(rows, labels, vocab_size=config.vocab_size, buckets=config.ngram_buckets,
-                                       order=config.ngram_order)
+    unigram, bigram = log_count_ratios(rows, labels, vocab_size=config.vocab_size, buckets=config.ngram_buckets)
     with torch.no_grad():
         model.unigram_vectors.weight[:, 0] = torch.from_numpy(unigram).to(model.unigram_vectors.weight)
         if config.ngram_buckets:

@@ -66,7 +66,6 @@ class Hyperparameters:
     )
     ngram_dim: int = _field(0, "width of a bag-of-n-grams branch beside the LSTM (0 = none: the article's network)")
     ngram_buckets: int = _field(0, "hash buckets for the bag's bigrams (0 = unigrams only)")
-    ngram_order: int = _field(2, "the longest n-gram the bag hashes: 2 = bigrams, 3 = bigrams and trigrams in the same buckets")
     ngram_init: str = _field(
         "random", "how the bag's vectors start: 'random' or 'naive_bayes' (first dimension = log-count ratios)"
     )
@@ -131,7 +130,6 @@ class Hyperparameters:
             recurrent_steps=self.recurrent_steps,
             ngram_dim=self.ngram_dim,
             ngram_buckets=self.ngram_buckets,
-            ngram_order=self.ngram_order,
         )
 
     def spec(self) -> PreprocessingSpec:
@@ -194,7 +192,8 @@ PRESETS: dict[str, Hyperparameters] = {
     # hashed bigram buckets, first dimension started from Naive Bayes log-count ratios,
     # Adam 0.02), each branch on its own loss, blended by weights fitted on validation; 7 epochs
     # (the best validation loss came at epoch 4, 4 and 7 for seeds 0/1/2, and patience 3 stops
-    # seeds 0 and 1 after epoch 7 anyway) keep training under a minute on two threads. It keeps up to 800 tokens, of which the LSTM reads the last 200: no snippet is longer
+    # seeds 0 and 1 after epoch 7 anyway) keep training under a minute on two threads. It keeps
+    # up to 800 tokens, of which the LSTM reads the last 200: no snippet is longer
     # than 107 tokens, so on its own data it trains and scores exactly as with 200 (same weights),
     # while on a long review the bag reads the whole of it (imdb test, 3 seeds: mean 77.74%
     # instead of 76.61%).

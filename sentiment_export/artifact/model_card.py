@@ -58,8 +58,7 @@ def describe_network(config: dict[str, Any]) -> str:
     return (
         f"SentimentNet: two branches whose logits are blended, then sigmoid: (1) {lstm} -> linear; "
         f"(2) a bag of n-grams: {config['ngram_dim']}-wide vectors for every unigram and "
-        f"{_count(config.get('ngram_buckets'))} hashed "
-        f"{'bigram and trigram' if config.get('ngram_order') == 3 else 'bigram'} buckets, averaged over all tokens -> linear"
+        f"{_count(config.get('ngram_buckets'))} hashed bigram buckets, averaged over all tokens -> linear"
     )
 
 

@@ -22,7 +22,6 @@ _SIZE_BOUNDS = {
     "recurrent_steps": (0, 1_000_000),
     "ngram_dim": (0, 4096),
     "ngram_buckets": (0, 100_000_000),
-    "ngram_order": (2, 3),
 }
 """Each size's accepted range: far above any model measured, low enough that a mistyped value is an error
 rather than an attempt to allocate the machine's memory."""
@@ -43,13 +42,12 @@ class SentimentNetConfig:
     recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
     ngram_dim: int = 0
     ngram_buckets: int = 0
-    ngram_order: int = 2  # the longest hashed n-gram: 2 = bigrams, 3 = bigrams and trigrams
 
     def __post_init__(self) -> None:
         """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers", "recurrent_steps", "ngram_dim", "ngram_buckets", "ngram_order"):
+        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers", "recurrent_steps", "ngram_dim", "ngram_buckets"):
             low, high = _SIZE_BOUNDS[name]
             if not low <= int(getattr(self, name)) <= high:
                 raise ValueError(f"{name} must be between {low} and {high:,}, got {getattr(self, name)!r}")
@@ -60,11 +58,6 @@ class SentimentNetConfig:
             raise ValueError(
                 f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "
                 "bag-of-n-grams branch off): set ngram_dim, or ngram_buckets 0"
-            )
-        if self.ngram_order > 2 and not self.ngram_buckets:
-            raise ValueError(
-                f"ngram_order {self.ngram_order} needs ngram_buckets > 0 (trigrams share the bigrams' hash "
-                "buckets): set ngram_buckets, or ngram_order 2"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,8 +10,7 @@ the hidden state starts at zero on every call.
 
 An optional second branch (``ngram_dim`` > 0) is a fastText-style bag of
 n-grams: the mean of learned vectors for every unigram and every hashed
-bigram (and, with ``ngram_order`` 3, trigram: one table of buckets for both,
-as fastText shares its) of the review, with its own Linear layer. Training gives each branch
+bigram of the review, with its own Linear layer. Training gives each branch
 its own loss (``forward(..., per_branch=True)``), so the two are an ensemble
 of different models in one graph; trained on one joint loss instead, the LSTM
 fitted the training set first and the whole was worse than the bag alone
@@ -21,7 +20,7 @@ fitted on the validation split by the training loop. The bag sees all
 ``max_length`` tokens for almost no arithmetic; the LSTM reads only the last
 ``recurrent_steps`` of them (the end of a long review, where its verdict
 usually is), so long reviews cost a bounded number of recurrent steps.
-The n-gram hash is integer arithmetic on the ids inside the graph, so
+The bigram hash is integer arithmetic on the ids inside the graph, so
 TorchScript, ONNX and libtorch compute the same buckets and the encoder
 contract (spec -> ids) does not change.
 """
@@ -39,37 +38,16 @@ BIGRAM_HASH_MULTIPLIER = 1_000_003
 Part of the model's definition: changing it changes every trained bag-of-n-grams model."""
 
 
-TRIGRAM_HASH_MULTIPLIER = 999_983
-"""Trigram ``(a, b, c)`` goes to bucket ``((bigram hash of (a, b)) * M3 + c) mod buckets``, then + 1: the
-bigram's hash, reduced before the second product so that int64 never overflows, with another prime so that
-a trigram does not land on a bigram's bucket by construction. Part of the model's definition, like
-:data:`BIGRAM_HASH_MULTIPLIER`."""
+def hashed_bigrams(input_ids: torch.Tensor, buckets: int) -> torch.Tensor:
+    """(B, T) right-padded ids -> (B, T) bucket of the bigram starting at each position, 0 where it ends in PAD.
 
-
-def _shifted(ids: torch.Tensor) -> torch.Tensor:
-    """(B, T) -> (B, T): each position's next id, PAD after the last."""
-    return torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)
-
-
-def hashed_ngrams(input_ids: torch.Tensor, buckets: int, order: int = 2) -> torch.Tensor:
-    """(B, T) right-padded ids -> (B, order - 1, T): the bucket of the bigram (then of the trigram)
-    starting at each position, 0 where the n-gram runs into PAD.
-
-    One row per order, so that each is summed over positions on its own:
-    padding then only appends zeros to each sum, and a review's bag is the
-    same to the bit whatever its batch's width. The last position pairs with
-    an implied PAD, so even a batch one token wide has an n-gram axis of
-    length 1: onnxruntime's CUDA provider refuses to reduce over an axis of
-    length 0 (seen on an H200), where the CPU gives 0.
+    The last position pairs with an implied PAD, so even a batch one token wide
+    has a bigram axis of length 1: onnxruntime's CUDA provider refuses to
+    reduce over an axis of length 0 (seen on an H200), where the CPU gives 0.
     """
-    second = _shifted(input_ids)
-    bigram_hash = (input_ids * BIGRAM_HASH_MULTIPLIER + second) % buckets
-    keys = [torch.where(second != 0, bigram_hash + 1, torch.zeros_like(bigram_hash))]
-    if order >= 3:
-        third = _shifted(second)
-        trigram_hash = (bigram_hash * TRIGRAM_HASH_MULTIPLIER + third) % buckets + 1
-        keys.append(torch.where(third != 0, trigram_hash, torch.zeros_like(trigram_hash)))
-    return torch.stack(keys, dim=1)
+    following = torch.cat([input_ids[:, 1:], torch.zeros_like(input_ids[:, :1])], dim=1)
+    hashed = (input_ids * BIGRAM_HASH_MULTIPLIER + following) % buckets + 1
+    return torch.where(following != 0, hashed, torch.zeros_like(hashed))
 
 
 def step_positions(row: torch.Tensor) -> torch.Tensor:
@@ -180,18 +158,18 @@ class SentimentNet(nn.Module):
         return torch.cat([mean, largest], dim=1)
 
     def _bag_of_ngrams(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids -> (B, ngram_dim): mean vector of the real unigrams and hashed n-grams.
+        """(B, T) ids -> (B, ngram_dim): mean vector of the real unigrams and bigrams.
 
-        PAD's vectors are zero (``padding_idx``), and an n-gram running into PAD
-        goes to bucket 0, so padding adds nothing to the sums; the divisor counts
-        only real n-grams.
+        PAD's vectors are zero (``padding_idx``), and a bigram ending in PAD goes
+        to bucket 0, so padding adds nothing to the sums; the divisor counts only
+        real n-grams.
         """
         total = self.unigram_vectors(input_ids).sum(dim=1)
         count = lengths
         if self.config.ngram_buckets:
-            ngrams = hashed_ngrams(input_ids, self.config.ngram_buckets, self.config.ngram_order)
-            total = total + self.bigram_vectors(ngrams).sum(dim=2).sum(dim=1)
-            count = count + (ngrams != 0).sum(dim=2).sum(dim=1)
+            bigrams = hashed_bigrams(input_ids, self.config.ngram_buckets)
+            total = total + self.bigram_vectors(bigrams).sum(dim=1)
+            count = count + (bigrams != 0).sum(dim=1)
         return total / count.unsqueeze(1).to(total.dtype)
 
     def bag_of_ngrams_parameters(self) -> list[nn.Parameter]:
