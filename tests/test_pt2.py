@@ -8,10 +8,12 @@ top compile nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -30,8 +32,10 @@ from sentiment_export import (
     load_eager_model,
     verify_artifact,
 )
+from sentiment_export.artifact.manifest import file_table
+from sentiment_export.artifact.records import record_hashes
 from sentiment_export.cli.main import build_parser
-from sentiment_export.errors import ParityError
+from sentiment_export.errors import ArtifactError, ParityError
 from sentiment_export.export.parity import check_parity, eager_runner
 from sentiment_export.export.pt2 import (
     PACKAGE_FORMAT,
@@ -168,6 +172,46 @@ def test_package_embeds_the_artifacts_spec_vocab_and_manifest(pt2_artifact: Path
     outer = json.loads((pt2_artifact / "manifest.json").read_text(encoding="utf-8"))
     assert inner["pt2"]["accepts"] == outer["pt2"]["accepts"]
     assert inner["name"] == outer["name"] and inner["software"] == outer["software"]
+
+
+def _swap_in_package(directory: Path, name: str, change) -> None:
+    """Rewrite model.pt2's embedded ``name`` as ``change(text)``, its record table and the file table to
+    match: a package swapped in by a careful tamperer, which only the embedded copies reveal."""
+    path = directory / "model.pt2"
+    with zipfile.ZipFile(path) as archive:
+        records = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in records:
+            if PurePosixPath(info.filename).parts[1:] == ("extra", name):
+                data = change(data.decode("utf-8")).encode("utf-8")
+            archive.writestr(info, data)
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["pt2"]["records"] = record_hashes(path)
+    table = file_table(directory, {entry["role"]: file for file, entry in manifest["files"].items()})
+    manifest["files"] = {file: dataclasses.asdict(entry) for file, entry in table.items()}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _narrower_accepts(text: str) -> str:
+    manifest = json.loads(text)
+    manifest["pt2"]["accepts"]["input_ids"]["batch"] = [1, 8]
+    return json.dumps(manifest)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("vocab.txt", lambda text: text.replace("\n", "\n\n", 1), r"model\.pt2's embedded vocab\.txt has \d+ bytes"),
+        ("vocab.txt", lambda text: text[::-1], r"model\.pt2's embedded vocab\.txt differs from the directory's vocab\.txt"),
+        ("manifest.json", _narrower_accepts, r"model\.pt2's embedded manifest\.json differs from the directory's in \['pt2'\]"),
+    ],
+)
+def test_a_swapped_package_is_refused_by_its_embedded_copies(pt2_copy: Path, name: str, change, message: str) -> None:
+    load_artifact(pt2_copy)
+    _swap_in_package(pt2_copy, name, change)
+    with pytest.raises(ArtifactError, match=message):
+        load_artifact(pt2_copy)
 
 
 def test_export_without_pt2_leaves_the_role_out_and_still_loads(exported_artifact: Path) -> None:

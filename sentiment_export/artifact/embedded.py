@@ -1,10 +1,11 @@
-"""The copies embedded in model.pt (spec.json, vocab.txt, manifest.json, which the C++ demo reads) must
-equal the directory's: a file rewritten together with its sha256 in the manifest is caught unless model.pt
-was rewritten to match too.
+"""The copies embedded in model.pt and model.pt2 (spec.json, vocab.txt, manifest.json; the C++ demo reads
+model.pt's) must equal the directory's: a file rewritten together with its sha256 in the manifest is caught
+unless both model files were rewritten to match too, and a model.pt2 swapped for another export's (with its
+manifest entries updated) is caught by its copies.
 
-Read with :mod:`zipfile` only (a TorchScript file is a zip of records; the
-copies are stored under ``<archive>/extra/``): nothing is unpickled and torch
-is not imported. Cheap, so :func:`~sentiment_export.artifact.loader.load_artifact` runs it.
+Read with :mod:`zipfile` only (both files are zips of records; the copies
+are stored under ``<archive>/extra/``): nothing is unpickled and torch is
+not imported. Cheap, so :func:`~sentiment_export.artifact.loader.load_artifact` runs it.
 """
 
 from __future__ import annotations
@@ -23,69 +24,89 @@ if TYPE_CHECKING:
     from .loader import Artifact
 
 EMBEDDED_COPIES = {"spec.json": "spec", "vocab.txt": "vocab", MANIFEST_FILENAME: "manifest"}
-"""Name of each file embedded in model.pt -> the role of its directory counterpart."""
+"""Name of each file embedded in model.pt and model.pt2 -> the role of its directory counterpart."""
 
-_WORST = 3
+PT2_WRITTEN_AFTER_PACKAGE = (("seconds",),)
+"""Entries of the manifest's ``pt2`` section written after the package (the export and compile times), so
+the section in the package's embedded manifest lacks exactly these (its record table is embedded too)."""
 
 
-def _embedded_records(artifact: Artifact) -> dict[str, zipfile.ZipInfo]:
-    """``{name: record}`` of model.pt's ``<archive>/extra/<name>`` records, as libtorch names them."""
-    path = artifact.file("torchscript")
+def _embedded_records(artifact: Artifact, role: str) -> dict[str, zipfile.ZipInfo]:
+    """``{name: record}`` of the ``<archive>/extra/<name>`` records of the model file of ``role``."""
+    path = artifact.file(role)
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError) as error:
-        raise ArtifactError(f"artifact {artifact.root}: model.pt is not a TorchScript zip archive ({error}); re-export") from error
+        raise ArtifactError(f"artifact {artifact.root}: {path.name} is not a zip archive ({error}); re-export") from error
     if not infos:
-        raise ArtifactError(f"artifact {artifact.root}: model.pt is an empty zip archive; re-export")
+        raise ArtifactError(f"artifact {artifact.root}: {path.name} is an empty zip archive; re-export")
     prefix = PurePosixPath(infos[0].filename).parts[0]  # the writer's archive name; every record lies below it
     records: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         parts = PurePosixPath(info.filename).parts
         if len(parts) == 3 and parts[:2] == (prefix, "extra"):
             if parts[2] in records:
-                raise ArtifactError(f"artifact {artifact.root}: model.pt holds the embedded file {parts[2]} twice; re-export")
+                raise ArtifactError(f"artifact {artifact.root}: {path.name} holds the embedded file {parts[2]} twice; re-export")
             records[parts[2]] = info
     return records
+
+
+def _expected_manifest(artifact: Artifact, role: str) -> dict[str, Any]:
+    """The manifest as the model file of ``role`` embeds it: model.pt without :data:`WRITTEN_AFTER_MODEL_PT`;
+    model.pt2 the same plus its ``pt2`` section without :data:`PT2_WRITTEN_AFTER_PACKAGE`."""
+    manifest = artifact.manifest
+    expected = without_entries(manifest.to_dict(), WRITTEN_AFTER_MODEL_PT)
+    if role == "pt2":
+        expected["pt2"] = without_entries(manifest.pt2 or {}, PT2_WRITTEN_AFTER_PACKAGE)
+    return expected
+
+
+def _copy_problems(artifact: Artifact, role: str) -> list[str]:
+    """The embedded copies of the model file of ``role`` that are missing or differ from the directory's."""
+    records = _embedded_records(artifact, role)
+    filename = artifact.file(role).name
+    problems = []
+    with zipfile.ZipFile(artifact.file(role)) as archive:
+        for name, counterpart in EMBEDDED_COPIES.items():
+            info = records.get(name)
+            if info is None:
+                problems.append(f"{filename} has no embedded {name}")
+                continue
+            ours = artifact.file(counterpart).read_bytes()
+            if info.file_size > len(ours) or (name != MANIFEST_FILENAME and info.file_size != len(ours)):
+                problems.append(f"{filename}'s embedded {name} has {info.file_size} bytes, the directory's {len(ours)}")
+                continue
+            theirs = archive.read(info)
+            if name != MANIFEST_FILENAME:
+                if theirs != ours:
+                    problems.append(f"{filename}'s embedded {name} differs from the directory's {name}")
+                continue
+            try:
+                embedded = json.loads(theirs)
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                problems.append(f"{filename}'s embedded {name} is not JSON ({error})")
+                continue
+            expected = _expected_manifest(artifact, role)
+            differing = sorted(key for key in set(embedded) | set(expected) if embedded.get(key) != expected.get(key))
+            if differing:
+                problems.append(f"{filename}'s embedded {name} differs from the directory's in {differing}")
+    return problems
 
 
 def embedded_copy_problems(artifact: Artifact) -> list[str]:
     """One line per embedded copy that is missing or differs from the directory's file; empty when all agree.
 
     spec.json and vocab.txt must be byte for byte equal; the manifest is
-    compared as JSON, without the entries of :data:`WRITTEN_AFTER_MODEL_PT`;
-    every record of model.pt (and model.pt2) must match the record table the
-    C++ demo checks (``torchscript.records``, ``pt2.records``, :mod:`.records`). An embedded copy is read only
-    when its size allows equality (so at most the size of the checked
-    directory file is read); the record check reads model.pt once.
+    compared as JSON, without the entries written after the model file
+    (:func:`_expected_manifest`); every record of model.pt (and model.pt2)
+    must match the record table the C++ demo checks (``torchscript.records``,
+    ``pt2.records``, :mod:`.records`). An embedded copy is read only when its
+    size allows equality (so at most the size of the checked directory file
+    is read); the record check reads each model file once more.
     """
-    records = _embedded_records(artifact)
-    problems = []
-    with zipfile.ZipFile(artifact.file("torchscript")) as archive:
-        for name, role in EMBEDDED_COPIES.items():
-            info = records.get(name)
-            if info is None:
-                problems.append(f"model.pt has no embedded {name}")
-                continue
-            ours = artifact.file(role).read_bytes()
-            if info.file_size > len(ours) or (name != MANIFEST_FILENAME and info.file_size != len(ours)):
-                problems.append(f"model.pt's embedded {name} has {info.file_size} bytes, the directory's {len(ours)}")
-                continue
-            theirs = archive.read(info)
-            if name != MANIFEST_FILENAME:
-                if theirs != ours:
-                    problems.append(f"model.pt's embedded {name} differs from the directory's {name}")
-                continue
-            try:
-                embedded = json.loads(theirs)
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                problems.append(f"model.pt's embedded {name} is not JSON ({error})")
-                continue
-            expected = without_entries(artifact.manifest.to_dict(), WRITTEN_AFTER_MODEL_PT)
-            differing = sorted(key for key in set(embedded) | set(expected) if embedded.get(key) != expected.get(key))
-            if differing:
-                problems.append(f"model.pt's embedded {name} differs from the directory's in {differing}")
-    return problems + _record_table_problems(artifact)
+    roles = ["torchscript", *(["pt2"] if artifact.manifest.pt2 is not None else [])]
+    return [problem for role in roles for problem in _copy_problems(artifact, role)] + _record_table_problems(artifact)
 
 
 def _record_table_problems(artifact: Artifact) -> list[str]:
@@ -108,16 +129,16 @@ def _record_table_problems(artifact: Artifact) -> list[str]:
 
 
 def check_embedded_copies(artifact: Artifact) -> None:
-    """Raise :class:`ArtifactError` naming each copy in model.pt that disagrees with the directory's file.
+    """Raise :class:`ArtifactError` naming each copy in model.pt or model.pt2 that disagrees with the directory's file.
 
     Catches a file rewritten together with its sha256 in the manifest (the
-    swapped-vocabulary attack) unless model.pt was rewritten to match too.
+    swapped-vocabulary attack) unless the model files were rewritten to match too.
     """
     problems = embedded_copy_problems(artifact)
     if problems:
         raise ArtifactError(
-            f"artifact {artifact.root}: {'; '.join(problems)}. The copies that the C++ demo reads no longer match "
-            "what Python reads: a file was changed after export (together with its sha256 in manifest.json); "
+            f"artifact {artifact.root}: {'; '.join(problems)}. The copies embedded in the model files (which the C++ demo "
+            "and model.pt2 read) no longer match the directory's files: a file was changed after export (together with its sha256 in manifest.json); "
             "do not use this artifact: copy the original again, or re-export"
         )
 

@@ -16,9 +16,10 @@ Layout of ``<name>-<version>/``::
 
 :func:`load_artifact` is the only reader. It checks the manifest against its
 schema, every listed file's presence, size and sha256, that nothing unlisted
-but the signature lies beside them, and that model.pt's embedded copies match
-(and, given a public key, the signature); packed archives are unpacked member
-by member, refusing absolute paths, ``..``, links and device files.
+but the signature lies beside them, and that the copies embedded in model.pt
+and model.pt2 match (and, given a public key, the signature); packed archives
+are unpacked member by member, refusing absolute paths, ``..``, links and
+device files.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def load_artifact(
 
     Verifies the manifest (format version and schema), that every file it
     lists is present with its recorded size and sha256, that no unlisted file
-    lies beside them, and that the copies embedded in ``model.pt`` equal the
+    lies beside them, and that the copies embedded in ``model.pt`` (and ``model.pt2``) equal the
     directory's spec.json, vocab.txt and manifest
     (:func:`sentiment_export.artifact.embedded.check_embedded_copies`). With
     ``public_key`` (a PEM file) the artifact must also carry a signature by

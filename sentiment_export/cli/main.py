@@ -109,7 +109,8 @@ def _run_verify(args: argparse.Namespace) -> int:
         print(f"signature ok: every file, manifest.json included, is as signed by {args.public_key} (key sha256 {key[:16]}...)")
     else:
         print(f"signature: not checked (no --public-key); the artifact is {'signed' if key else 'unsigned'}")
-    print("embedded copies ok: model.pt's spec.json, vocab.txt and manifest.json equal the directory's")
+    holders = "model.pt's and model.pt2's" if artifact.manifest.pt2 is not None else "model.pt's"
+    print(f"embedded copies ok: {holders} spec.json, vocab.txt and manifest.json equal the directory's")
     known = check_known_answers(artifact)
     print(known.describe())
     report = verify_artifact(artifact.root, trust_custom_rules=args.trust_custom_rules)
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = subparsers.add_parser(
         "verify",
         help="re-check checksums, signature, known answers and the parity gate (exit 0/1)",
-        description="Check every file's sha256, the copies embedded in model.pt and (with --public-key) the "
+        description="Check every file's sha256, the copies embedded in model.pt and model.pt2 and (with --public-key) the "
         "signature; score verification.json's texts with the artifact's encoder and model.onnx against the stored "
         "probabilities; then compare TorchScript, ONNX and int8 ONNX with eager PyTorch on those texts. "
         "Exit status 0 when all pass, 1 otherwise.",
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sign",
         help="sign an artifact with a private key (model.sig, covering every file)",
         description=(
-            "Check the artifact (checksums, the copies embedded in model.pt, the known answers of "
+            "Check the artifact (checksums, the copies embedded in model.pt and model.pt2, the known answers of "
             "verification.json), then write model.sig into it: an OpenSSF model-signing bundle over every file, "
             "manifest.json included, made with an elliptic-curve private key (P-256: `openssl ecparam -name "
             "prime256v1 -genkey -noout -out key.pem`). An archive is signed inside and packed again. "
