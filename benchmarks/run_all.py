@@ -48,7 +48,7 @@ from sentiment_export import (
 from sentiment_export.data.amazon import read_reviews
 from sentiment_export.serving.providers import default_intra_op_threads
 from sentiment_export.cli.options import MAX_THREADS, bounded_int
-from sentiment_export.serving.runtime import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from sentiment_export.serving.runtime import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, batch_plan
 from training.presets import MAX_BATCH_SIZE as MAX_TRAIN_BATCH_SIZE
 
 from . import MAX_TEXTS
@@ -159,14 +159,16 @@ def flop_fractions(results: Results, ceiling: float) -> None:
 
 
 def sorted_batches_scorer(model: torch.nn.Module, encoder: TextEncoder, batch_size: int, device: str = "cpu") -> Scorer:
-    """A torch model (ids -> P(positive)) batched the runtime's way (:meth:`TextEncoder.score_length_sorted`)."""
+    """A torch model (ids -> P(positive)) batched the runtime's way (:meth:`TextEncoder.score_length_sorted`
+    with :func:`~sentiment_export.serving.runtime.batch_plan`)."""
+    plan = batch_plan(batch_size, on_gpu=device == "cuda")
 
     def run(ids: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(ids).to(device)).cpu().numpy()
 
     def score(texts: Sequence[str]) -> np.ndarray:
         with torch.inference_mode():
-            return encoder.score_length_sorted(encoder.encode_ids_batch(texts), run, batch_size=batch_size)
+            return encoder.score_length_sorted(encoder.encode_ids_batch(texts), run, **plan)
 
     return score
 

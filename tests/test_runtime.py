@@ -15,6 +15,7 @@ import torch
 from sentiment_export import ArtifactError, DeviceError, Prediction, SentimentModel
 from sentiment_export import load_eager_model
 from sentiment_export.serving import providers as providers_module
+from sentiment_export.serving.runtime import PADDED_IDS_PER_TEXT
 from sentiment_export.data.amazon import read_reviews
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,6 +134,20 @@ def test_each_batch_is_padded_only_to_its_own_longest_text(fp32: SentimentModel,
     fp32.batch_size = 2
     fp32.predict_proba(["one", "a b c d e f g h", "two words", "a b c d e f g h i j k l", "x"])
     assert sorted(widths) == [(1, 12), (2, 1), (2, 8)]  # sorted by length: [1,1] [2,8] [12]
+
+
+def test_on_the_cpu_a_small_call_is_split_and_long_texts_get_smaller_batches(fp32: SentimentModel, snippets: list[str], monkeypatch) -> None:
+    shapes: list[tuple[int, int]] = []
+    run = fp32._run
+    monkeypatch.setattr(fp32, "_run", lambda ids: shapes.append(ids.shape) or run(ids))
+    fp32.batch_size = 32
+    fp32.predict_proba(snippets[:32])
+    assert [rows for rows, _ in shapes] == [8, 8, 8, 8]  # MIN_BATCHES_PER_CALL: one batch would leave cores idle
+    shapes.clear()
+    long_text = " ".join(["word"] * 150)
+    fp32.predict_proba(snippets[:200] + [long_text] * 40)
+    assert max(rows * width for rows, width in shapes) <= 32 * PADDED_IDS_PER_TEXT
+    assert sum(rows for rows, _ in shapes) == 240 and max(rows for rows, _ in shapes) == 32
 
 
 # --- outputs -------------------------------------------------------------------------------------
@@ -303,16 +318,16 @@ def test_by_default_a_cpu_model_scores_its_batches_concurrently_one_thread_each(
 def test_concurrent_batches_give_the_scores_of_batches_run_one_by_one(
     exported_artifact: Path, snippets: list[str], precision: str
 ) -> None:
-    # the same batches either way, each run on one thread: equal to the bit, int8 included
+    # the same batches either way (the batch plan does not depend on the concurrency), each run on one
+    # thread: equal to the bit, int8 included; small calls too, which the plan splits
     one_by_one, concurrent = (
         SentimentModel.load(
-            exported_artifact, device="cpu", precision=precision, batch_size=3, intra_op_threads=1,
-            concurrent_batches=count,
+            exported_artifact, device="cpu", precision=precision, intra_op_threads=1, concurrent_batches=count,
         )
         for count in (1, 3)
     )
-    texts = snippets[:300]
-    assert np.array_equal(concurrent.predict_proba(texts), one_by_one.predict_proba(texts))
+    for texts in (snippets[:300], snippets[:20], mixed_length_texts(snippets[:64])):
+        assert np.array_equal(concurrent.predict_proba(texts), one_by_one.predict_proba(texts))
 
 
 @pytest.mark.parametrize(

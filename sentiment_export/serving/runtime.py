@@ -60,8 +60,19 @@ THRESHOLD = 0.5
 POSITIVE = "positive"
 NEGATIVE = "negative"
 DEFAULT_BATCH_SIZE = 32
-"""Texts per onnxruntime run: the fastest of the sizes swept on a 2-core CPU for both presets, fp32 and int8,
-short and long texts (the sweep: benchmarks/README.md, "Decisions")."""
+"""Texts per onnxruntime run at most: with the two bounds below, the fastest plan swept on a 2-core CPU for
+the three presets' networks, fp32 and int8, short and long texts, calls of 32 to 1,000 texts (the sweep:
+benchmarks/README.md, "Decisions")."""
+
+PADDED_IDS_PER_TEXT = 64
+"""On the CPU a batch also holds at most ``batch_size * 64`` padded ids (:mod:`sentiment_export.text.batching`):
+the longest texts of a call go in smaller batches instead of padding the largest one."""
+
+MIN_BATCHES_PER_CALL = 4
+"""On the CPU a call of at least 4 texts is cut into at least 4 batches, so that a call of 32 texts keeps
+the concurrent runs busy instead of one; the same cut whatever the concurrency, so the same scores (int8's
+depend on the batch-mates). Neither bound applies on CUDA, where large batches cost little more than small
+ones (not measured there)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,18 @@ class Prediction:
 MAX_BATCH_SIZE = 4096
 """Texts per onnxruntime run at most: a batch is padded to its longest text and held whole in memory
 (the server's --max-batch-size has the same bound)."""
+
+
+def batch_plan(batch_size: int, *, on_gpu: bool) -> dict[str, int | None]:
+    """How the runtime cuts a call into batches: :meth:`TextEncoder.score_length_sorted`'s keyword arguments.
+
+    On the CPU at most ``batch_size`` texts and ``batch_size *`` :data:`PADDED_IDS_PER_TEXT`
+    padded ids per batch, and at least :data:`MIN_BATCHES_PER_CALL` batches; on CUDA
+    batches of ``batch_size``. The benchmarks batch their torch ways with it too.
+    """
+    if on_gpu:
+        return {"batch_size": batch_size}
+    return {"batch_size": batch_size, "max_padded_ids": batch_size * PADDED_IDS_PER_TEXT, "min_batches": MIN_BATCHES_PER_CALL}
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -110,6 +133,7 @@ class SentimentModel:
         self.batch_size = batch_size
         self.concurrent_batches = check_concurrent_batches(concurrent_batches)
         self._map_batches = ConcurrentBatches(concurrent_batches) if concurrent_batches > 1 else map
+        self._on_gpu = CUDA in session.get_providers()
         self._input_name = signature.input_names()[0]
         self._output_name = signature.output_names()[0]
         self._check_signature()
@@ -139,8 +163,10 @@ class SentimentModel:
         ``precision``: ``"fp32"`` (``model.onnx``) or ``"int8"``
         (``model.int8.onnx``, dynamically quantized weights: faster on CPU,
         labels agree with fp32 on >= 99% of texts). ``batch_size``: texts per
-        onnxruntime run. ``concurrent_batches``: batches scored at once, each
-        by its own ``session.run``; ``intra_op_threads`` / ``session_options``:
+        onnxruntime run at most (on the CPU fewer for long texts and for small
+        calls: :data:`PADDED_IDS_PER_TEXT`, :data:`MIN_BATCHES_PER_CALL`).
+        ``concurrent_batches``: batches scored at once, each by its own
+        ``session.run``; ``intra_op_threads`` / ``session_options``:
         one run's threads (see :mod:`sentiment_export.serving.providers`; no
         spinning). Defaults: on the CPU, as many concurrent batches as
         :func:`default_intra_op_threads` (the usable CPUs, at most 4) with one
@@ -194,7 +220,7 @@ class SentimentModel:
 
     @property
     def batch_size(self) -> int:
-        """Texts per onnxruntime run; settable (validated) between calls."""
+        """Texts per onnxruntime run at most; settable (validated) between calls."""
         return self._batch_size
 
     @batch_size.setter
@@ -237,7 +263,7 @@ class SentimentModel:
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
         # right padding (checked on load), each batch only to its own longest row
         return self.encoder.score_length_sorted(
-            rows, self._run, batch_size=self.batch_size, map_batches=self._map_batches
+            rows, self._run, **batch_plan(self.batch_size, on_gpu=self._on_gpu), map_batches=self._map_batches
         )
 
     def predict(self, texts: Texts) -> list[Prediction]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..fileio import atomic_write_text
+from .batching import batch_bounds
 from .native import create_native_encoder
 from .spec import PADDING_SIDES, PreprocessingSpec
 from .tokenizer import Tokenizer
@@ -130,18 +131,20 @@ class TextEncoder:
         return pad_ids(rows, width=width, side=self.spec.padding_side, pad_id=self.spec.pad_id)
 
     def length_sorted_batches(
-        self, rows: Sequence[Sequence[int]], batch_size: int
+        self, rows: Sequence[Sequence[int]], batch_size: int, *, max_padded_ids: int | None = None, min_batches: int = 1
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(indices, id matrix)`` batches of ``rows`` taken in order of length.
+        """``(indices, id matrix)`` batches of ``rows`` taken in order of length, cut by :func:`batch_bounds`.
 
         Each matrix is padded only to its own longest row, so short texts do
         not pay for long ones; scatter results back with ``scores[indices] = ...``
         to restore input order. The model's padding invariance makes this
         give the same scores as any other batching.
         """
-        order = np.argsort([len(row) for row in rows], kind="stable")
-        for start in range(0, len(rows), batch_size):
-            indices = order[start : start + batch_size]
+        lengths = [len(row) for row in rows]
+        order = np.argsort(lengths, kind="stable")
+        sorted_lengths = [lengths[index] for index in order]
+        for start, end in batch_bounds(sorted_lengths, batch_size=batch_size, max_padded_ids=max_padded_ids, min_batches=min_batches):
+            indices = order[start:end]
             yield indices, self.pad([rows[index] for index in indices])
 
     def score_length_sorted(
@@ -150,6 +153,8 @@ class TextEncoder:
         run: Callable[[np.ndarray], np.ndarray],
         *,
         batch_size: int,
+        max_padded_ids: int | None = None,
+        min_batches: int = 1,
         map_batches: BatchMap = map,
     ) -> np.ndarray:
         """``run`` (an id matrix -> one score per row) over :meth:`length_sorted_batches`; float32, input order.
@@ -165,7 +170,8 @@ class TextEncoder:
             indices, ids = batch
             return indices, run(ids)
 
-        for indices, batch_scores in map_batches(score, self.length_sorted_batches(rows, batch_size)):
+        batches = self.length_sorted_batches(rows, batch_size, max_padded_ids=max_padded_ids, min_batches=min_batches)
+        for indices, batch_scores in map_batches(score, batches):
             scores[indices] = batch_scores
         return scores
 
