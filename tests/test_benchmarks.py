@@ -137,6 +137,22 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(exported_
     assert speed["ort fp32"].split(";")[0].endswith("x article")
 
 
+def test_batch_sweep_prints_the_plan_beside_fixed_batches(exported_artifact: Path, small_test_file: Path, capsys) -> None:
+    from benchmarks import batch_sweep
+
+    batch_sweep.main(["--artifact", str(exported_artifact), "--snippets", str(small_test_file), "--imdb", "/nonexistent",
+                      "--snippets-texts", "40", "--batch-sizes", "4,8", "--call-sizes", "16,100", "--repeats", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| data | precision | texts per call | plan 4 | fixed 4 | plan 8 | fixed 8 |"
+    rows = [line.split(" | ") for line in lines[2:]]
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("| snippets", precision, calls) for precision in ("fp32", "int8") for calls in ("16", "40")
+    ]
+    for row in rows:  # texts/s and the ratio to the row's fastest, which is 1.00 once
+        ratios = [float(cell.split("(")[1].rstrip(") |")) for cell in row[3:]]
+        assert max(ratios) == 1.0 and all(0 < ratio <= 1 for ratio in ratios)
+
+
 @pytest.mark.parametrize(
     ("entry", "argv", "flag"),
     [
@@ -147,6 +163,8 @@ def test_gpu_table_holds_ways_to_the_cpu_reference_and_catches_a_drift(exported_
         ("pt2_bench._parse", ["--artifact", "a", "--repeats", "100000"], "--repeats"),
         ("serve_bench.main", ["--concurrency", "1", "100000"], "--concurrency"),
         ("data_scale.main", ["--sizes", "1000,0"], "--sizes"),
+        ("batch_sweep.main", ["--artifact", "a", "--batch-sizes", "16,5000"], "--batch-sizes"),
+        ("batch_sweep.main", ["--artifact", "a", "--repeats", "0"], "--repeats"),
     ],
 )
 def test_every_numeric_benchmark_option_is_bounded(capsys, entry: str, argv: list[str], flag: str) -> None:

@@ -80,6 +80,18 @@ def test_module_form_prints_one_screen() -> None:
     assert result.stdout.startswith("sentiment_export ") and len(result.stdout.splitlines()) <= 24
 
 
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly() -> None:
+    """`doctor | head -1`: the closed pipe is no traceback, and the status says what happened."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        result = subprocess.run([sys.executable, "-m", "sentiment_export", "doctor"], stdout=write, stderr=subprocess.PIPE,
+                                text=True, timeout=120, cwd=REPO, check=False)
+    finally:
+        os.close(write)
+    assert result.returncode == 141 and result.stderr == ""
+
+
 def test_both_runtimes_installed_warns_once_with_the_fix(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(providers, "installed_runtimes", lambda: {"onnxruntime": "1.32.0", "onnxruntime-gpu": "1.31.1"})
     providers.warn_if_both_runtimes.cache_clear()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from ..artifact.describe import describe_manifest, export_summary
 from ..errors import ArtifactError, ParityError, SentimentExportError
 from .options import (
+    EXIT_BROKEN_PIPE,
     EXIT_CHECK_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -212,3 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SentimentExportError, ValueError, FileNotFoundError) as error:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return EXIT_BROKEN_PIPE

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_SKIPPED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 141
 """0 success; 1 a check failed (parity, checksums, signature, known answers); 2 bad usage or bad input;
-3 (``predict``, as the C++ demo) some texts were not valid UTF-8 and were reported, the others scored."""
+3 (``predict``, as the C++ demo) some texts were not valid UTF-8 and were reported, the others scored;
+141 the output's reader closed the pipe (128 + SIGPIPE, what a shell reports for tools killed by it)."""
 
 MAX_THREADS = 256
 
