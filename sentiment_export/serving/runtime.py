@@ -235,7 +235,7 @@ class SentimentModel:
     @property
     def device(self) -> str:
         """``"cuda"`` when the session runs on the CUDA provider, else ``"cpu"``."""
-        return "cuda" if CUDA in self.providers else "cpu"
+        return "cuda" if self._on_gpu else "cpu"
 
     def __repr__(self) -> str:
         return f"SentimentModel({self.artifact!r}, precision={self.precision!r}, providers={self.providers})"

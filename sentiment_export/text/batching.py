@@ -5,7 +5,7 @@ a batch's cost is its row count times its longest row. Cutting sorted rows
 only by count gives the longest texts of a call the largest padding, in the
 last and slowest batch; a small call becomes one batch and leaves all but
 one core idle. Measured on a 2-core CPU (benchmarks/README.md, "Batch
-size"), both cost the runtime up to half its speed on calls of 32 to 128
+size and the batch plan"), both cost the runtime up to half its speed on calls of 32 to 128
 texts; this plan bounds the padded ids of each batch and splits a small
 call into enough batches for the concurrent runs.
 """
@@ -37,11 +37,10 @@ def batch_bounds(
     bounds = []
     start = 0
     while start < count:
-        end = min(start + rows, count)
-        if max_padded_ids is not None:
-            end = start + 1
-            while end < min(start + rows, count) and (end - start + 1) * max(1, sorted_lengths[end]) <= max_padded_ids:
-                end += 1
+        limit = min(start + rows, count)
+        end = limit if max_padded_ids is None else start + 1
+        while end < limit and (end - start + 1) * max(1, sorted_lengths[end]) <= max_padded_ids:
+            end += 1
         bounds.append((start, end))
         start = end
     return bounds
