@@ -47,7 +47,7 @@ def test_quick_run_produces_every_row(exported_artifact: Path, small_test_file: 
     assert len(refused) == 3 and all(row.value == "not run" and "bag-of-n-grams" in row.note for row in refused)
     printed = capsys.readouterr().out
     assert "| artifact | target | measured |" in printed
-    assert "snippets: ort fp32 >= 5x article | not measured" in printed
+    assert "snippets: ort fp32 >= 8x article | not measured" in printed
     assert "training >= 2x article loop | not measured" in printed
     assert (tmp_path / "figures.json").exists()
 

@@ -28,7 +28,7 @@ from training import CHOICES, PRESETS, Hyperparameters, TrainConfig, TrainResult
 from training.__main__ import _export, build_parser, main
 from training.batching import epoch_batches, evaluation_batches, rank_share
 from training.blend import fit_branch_blend
-from training.naive_bayes import initialise_bag_from_naive_bayes, log_count_ratios
+from training.naive_bayes import initialise_bag_from_naive_bayes, log_count_ratios, ngram_presence_counts
 from training.vocab import vocabulary_from_counts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -542,16 +542,23 @@ def test_naive_bayes_start_gives_each_ngram_its_log_count_ratio() -> None:
     rows = [[5, 7], [5, 3], [6, 7], [6, 3]]
     labels = np.array([1, 1, 0, 0])
     config = SentimentNetConfig(vocab_size=8, embedding_dim=4, hidden_dim=4, num_layers=1, ngram_dim=3, ngram_buckets=17)
-    unigram, bigram = log_count_ratios(rows, labels, vocab_size=8, buckets=17)
+    unigram_counts, bigram_counts = ngram_presence_counts(rows, labels, vocab_size=8, buckets=17)
+    unigram, bigram = log_count_ratios(unigram_counts), log_count_ratios(bigram_counts)
     # smoothing 1: token 5 has p = 3, q = 1 over totals p = q = 4 + 8 (every id is smoothed)
     assert unigram[5] == pytest.approx(np.log(3 / 12) - np.log(1 / 12))
     assert unigram[6] == -unigram[5] and unigram[7] == pytest.approx(0.0) and unigram[0] == 0.0
     torch.manual_seed(0)
     net = SentimentNet(config)
+    random_start = net.unigram_vectors.weight.detach().clone()
     initialise_bag_from_naive_bayes(net, rows, labels)
     bucket = int(hashed_bigrams(torch.tensor([[5, 7]]), 17)[0, 0])
     assert net.bigram_vectors.weight[bucket, 0].item() == pytest.approx(bigram[bucket])
     assert bigram[bucket] > 0 and net.unigram_vectors.weight[5, 0].item() == pytest.approx(unigram[5])
+    # a seen n-gram keeps its random start past the first dimension; one no training review holds starts at zero
+    assert torch.equal(net.unigram_vectors.weight[5, 1:], random_start[5, 1:]) and random_start[5, 1:].abs().sum() > 0
+    seen_buckets = {int(b) for b in hashed_bigrams(torch.tensor(rows), 17).flatten()}
+    unseen_bucket = min(set(range(1, 18)) - seen_buckets)
+    assert not net.bigram_vectors.weight[unseen_bucket].any() and not net.unigram_vectors.weight[4].any()
 
 
 # --- CSV data: recorded in the checkpoint, read the same way by export ------------------------------

@@ -4,7 +4,8 @@ A linear model over n-grams learns much of what these ratios already say
 about each n-gram's polarity; starting from them, the imdb bag reached a
 lower validation loss sooner (README, "what each change contributed"). Only
 the first dimension of each n-gram vector is set; the others keep their
-random start. The ratios come from the training split alone.
+random start, except for n-grams the training split lacks, whose vectors start
+(and stay) at zero. The counts come from the training split alone.
 """
 
 from __future__ import annotations
@@ -33,15 +34,13 @@ def _ratios(counts: np.ndarray, smoothing: float) -> np.ndarray:
     return np.log(positive / positive.sum()) - np.log(negative / negative.sum())
 
 
-def log_count_ratios(
-    rows: Sequence[Sequence[int]], labels: np.ndarray, *, vocab_size: int, buckets: int, smoothing: float = 1.0
+def ngram_presence_counts(
+    rows: Sequence[Sequence[int]], labels: np.ndarray, *, vocab_size: int, buckets: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(unigram ratios (vocab_size,), bigram-bucket ratios (buckets + 1,)); index 0 (PAD) is 0.
+    """(2, vocab_size) unigram and (2, buckets + 1) bigram-bucket counts of negative / positive reviews containing each.
 
-    ``r = log(p / |p|_1) - log(q / |q|_1)`` with ``p``/``q`` the smoothed
-    numbers of positive/negative reviews containing the n-gram. Bigram buckets
-    come from the model's own hash (:func:`hashed_bigrams`), so a bucket's ratio
-    is the one the network will read.
+    Bigram buckets come from the model's own hash (:func:`hashed_bigrams`), so
+    a bucket's counts are those of the bigrams the network will read there.
     """
     labels = np.asarray(labels, dtype=np.int64)
     unigram_keys, unigram_rows, bigram_keys, bigram_rows = [], [], [], []
@@ -60,25 +59,41 @@ def log_count_ratios(
             kept = hashed != 0
             bigram_keys.append(hashed[kept])
             bigram_rows.append(np.broadcast_to(row_index, hashed.shape)[kept])
-    unigram = _ratios(
-        _presence_counts(np.concatenate(unigram_keys), np.concatenate(unigram_rows), labels, vocab_size), smoothing
-    )
-    bigram = np.zeros(buckets + 1)
+    unigram = _presence_counts(np.concatenate(unigram_keys), np.concatenate(unigram_rows), labels, vocab_size)
+    bigram = np.zeros((2, buckets + 1))
     if buckets:
-        bigram = _ratios(
-            _presence_counts(np.concatenate(bigram_keys), np.concatenate(bigram_rows), labels, buckets + 1), smoothing
-        )
-    unigram[0] = bigram[0] = 0.0
+        bigram = _presence_counts(np.concatenate(bigram_keys), np.concatenate(bigram_rows), labels, buckets + 1)
     return unigram, bigram
 
 
+def log_count_ratios(counts: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
+    """Each key's ``r = log(p / |p|_1) - log(q / |q|_1)`` from its (2, size) presence counts; 0 for index 0 (PAD).
+
+    ``p``/``q`` are the smoothed numbers of positive/negative reviews containing the key.
+    """
+    ratios = _ratios(counts, smoothing)
+    ratios[0] = 0.0
+    return ratios
+
+
 def initialise_bag_from_naive_bayes(model: SentimentNet, rows: Sequence[Sequence[int]], labels: np.ndarray) -> None:
-    """Set the first dimension of every unigram and bigram vector to its log-count ratio."""
+    """Set the first dimension of every unigram and bigram vector to its log-count ratio, and every vector of
+    an n-gram no training review holds to zero.
+
+    Such a vector gets no gradient in training, so it would keep its random
+    start for good and add noise to the mean of every review that holds the
+    n-gram: at test time, and most of all on text from another domain, whose
+    bigrams the training split mostly lacks (measured: benchmarks/results/accuracy.md).
+    """
     config = model.config
     if not config.ngram_dim:
         raise ValueError("ngram_init='naive_bayes' needs the bag-of-n-grams branch (ngram_dim > 0)")
-    unigram, bigram = log_count_ratios(rows, labels, vocab_size=config.vocab_size, buckets=config.ngram_buckets)
+    counts = ngram_presence_counts(rows, labels, vocab_size=config.vocab_size, buckets=config.ngram_buckets)
+    tables = [model.unigram_vectors.weight]
+    if config.ngram_buckets:
+        tables.append(model.bigram_vectors.weight)
     with torch.no_grad():
-        model.unigram_vectors.weight[:, 0] = torch.from_numpy(unigram).to(model.unigram_vectors.weight)
-        if config.ngram_buckets:
-            model.bigram_vectors.weight[:, 0] = torch.from_numpy(bigram).to(model.bigram_vectors.weight)
+        for table, table_counts in zip(tables, counts):
+            table[:, 0] = torch.from_numpy(log_count_ratios(table_counts)).to(table)
+            unseen = torch.from_numpy(table_counts.sum(axis=0) == 0)
+            table[unseen] = 0.0

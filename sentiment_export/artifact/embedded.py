@@ -31,23 +31,18 @@ PT2_WRITTEN_AFTER_PACKAGE = (("seconds",),)
 the section in the package's embedded manifest lacks exactly these (its record table is embedded too)."""
 
 
-def _embedded_records(artifact: Artifact, role: str) -> dict[str, zipfile.ZipInfo]:
-    """``{name: record}`` of the ``<archive>/extra/<name>`` records of the model file of ``role``."""
-    path = artifact.file(role)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ArtifactError(f"artifact {artifact.root}: {path.name} is not a zip archive ({error}); re-export") from error
+def _embedded_records(artifact: Artifact, filename: str, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """``{name: record}`` of the ``<archive>/extra/<name>`` records of the model file ``filename``, open as ``archive``."""
+    infos = archive.infolist()
     if not infos:
-        raise ArtifactError(f"artifact {artifact.root}: {path.name} is an empty zip archive; re-export")
+        raise ArtifactError(f"artifact {artifact.root}: {filename} is an empty zip archive; re-export")
     prefix = PurePosixPath(infos[0].filename).parts[0]  # the writer's archive name; every record lies below it
     records: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         parts = PurePosixPath(info.filename).parts
         if len(parts) == 3 and parts[:2] == (prefix, "extra"):
             if parts[2] in records:
-                raise ArtifactError(f"artifact {artifact.root}: {path.name} holds the embedded file {parts[2]} twice; re-export")
+                raise ArtifactError(f"artifact {artifact.root}: {filename} holds the embedded file {parts[2]} twice; re-export")
             records[parts[2]] = info
     return records
 
@@ -64,10 +59,15 @@ def _expected_manifest(artifact: Artifact, role: str) -> dict[str, Any]:
 
 def _copy_problems(artifact: Artifact, role: str) -> list[str]:
     """The embedded copies of the model file of ``role`` that are missing or differ from the directory's."""
-    records = _embedded_records(artifact, role)
-    filename = artifact.file(role).name
+    path = artifact.file(role)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ArtifactError(f"artifact {artifact.root}: {path.name} is not a zip archive ({error}); re-export") from error
+    filename = path.name
     problems = []
-    with zipfile.ZipFile(artifact.file(role)) as archive:
+    with archive:
+        records = _embedded_records(artifact, filename, archive)
         for name, counterpart in EMBEDDED_COPIES.items():
             info = records.get(name)
             if info is None:
