@@ -1,6 +1,6 @@
 """`pip wheel .` makes a wheel that works elsewhere: installed into a new venv it loads its own native encoder
 (no environment variable, no checkout), which needs no libpcre2 / libicu / libstdc++ shared object and gives
-the Python encoder's ids on the golden hard cases.
+the Python encoder's ids on the golden hard cases; the installed package knows the commit it was built from.
 
 Bounded: the wheel is built without build isolation (scikit-build-core comes with the [test] extra) in a
 persistent build directory (build/wheel-test, reused by the next run), and the new venv reuses this
@@ -35,6 +35,7 @@ _CHECK = """
 import json, sys
 from pathlib import Path
 import sentiment_export
+from sentiment_export.artifact.provenance import git_state
 from sentiment_export.text import native
 from sentiment_export.text.encoder import TextEncoder
 from sentiment_export.text.spec import PreprocessingSpec
@@ -48,6 +49,7 @@ fast, reference = (TextEncoder(spec, vocabulary, backend=b) for b in ("native", 
 print(json.dumps({
     "package": sentiment_export.__file__, "library": str(native.library_path()), "backend": fast.backend,
     "texts": len(texts), "same_ids": fast.encode_ids_batch(texts) == reference.encode_ids_batch(texts),
+    "git": git_state(),
 }))
 """
 
@@ -103,3 +105,7 @@ def test_wheel_installs_into_a_new_venv_and_runs_native(tmp_path: Path) -> None:
     assert Path(report["package"]).is_relative_to(target), report
     assert report["library"] == str(target / _LIBRARY_IN_WHEEL) and report["backend"] == "native", report
     assert report["texts"] > 20 and report["same_ids"], report
+    # the installed copy is no git checkout: the commit it was built from is recorded by the build
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=60)
+    if head.returncode == 0:
+        assert report["git"] is not None and report["git"]["commit"] == head.stdout.strip(), report

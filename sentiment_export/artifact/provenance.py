@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -38,8 +39,23 @@ def distribution_version(name: str) -> str | None:
         return None
 
 
+BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "build_commit.json"
+"""Written into an installed (non-editable) package by its build (cpp_demo/CMakeLists.txt): the commit built."""
+
+
 def git_state() -> dict[str, Any] | None:
-    """``{"commit", "dirty"}`` of the git checkout holding this package, or None outside git."""
+    """``{"commit", "dirty"}`` this package was built from (:data:`BUILD_COMMIT_FILE`), else that of the git
+    checkout holding it; None when neither says."""
+    try:
+        recorded = json.loads(BUILD_COMMIT_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        recorded = None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if recorded is not None:
+        valid = (isinstance(recorded, dict) and set(recorded) == {"commit", "dirty"}
+                 and isinstance(recorded["commit"], str) and isinstance(recorded["dirty"], bool))
+        return recorded if valid else None
     here = Path(__file__).resolve().parent
 
     def git(*args: str) -> str:

@@ -138,7 +138,7 @@ def format_report(report: Report) -> str:
     facts = report.facts
     package, runtime, encoder, libtorch = facts["sentiment_export"], facts["onnxruntime"], facts["native_encoder"], facts["libtorch"]
     git = package["git"]
-    commit = f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else "not a git checkout"
+    commit = f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else "unknown (no git checkout, no build record)"
     lines = [
         f"sentiment_export {package['version']}  commit {commit}  at {package['location']}",
         f"python           {facts['python']['version']}  ({facts['python']['executable']})",
