@@ -25,6 +25,9 @@ def test_a_checkpoint_is_scored_in_and_out_of_domain_beside_tfidf(
     # the eager scoring here is the training run's own final evaluation of the same weights
     assert cells[3] == f"{load_checkpoint(small_checkpoint).metadata['metrics']['test_accuracy']:.2%}"
     assert all(60.0 < float(cell.rstrip("%")) <= 100.0 for cell in (cells[4], cells[6], cells[7]))  # 50% is chance
+    called, labelled = cells[8].split(" (")
+    assert 20.0 < float(called.rstrip("%")) < 80.0
+    assert labelled == f"{tfidf_baseline.read_texts(small_test_file).labels.mean():.1%})"  # the file's positives
 
 
 def test_tfidf_is_trained_on_each_directory_and_scored_on_every_test_file(
