@@ -20,7 +20,7 @@ from sentiment_export import load_eager_model
 from sentiment_export.artifact import archive as artifact_module
 from sentiment_export.artifact.archive import pack_artifact
 from sentiment_export.artifact.layout import OPTIONAL_ROLES, ROLE_FILENAMES
-from sentiment_export.artifact.model_card import describe_network, out_of_domain_rows
+from sentiment_export.artifact.model_card import out_of_domain_rows
 from sentiment_export.artifact.out_of_domain import SNIPPETS_TRAIN_SHA256, figures_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small LSTMs on a shared 2-core box
@@ -306,13 +306,6 @@ def test_model_card_describes_both_branches_of_a_two_branch_network(exported_art
     assert "two branches" in card and f"{config['ngram_buckets']:,} hashed bigram buckets" in card
     assert f"last {config['recurrent_steps']} tokens" in card
     assert "Amazon Reviews polarity format" in card
-
-
-def test_model_card_says_which_tokens_of_a_long_review_the_lstm_reads() -> None:
-    config = {"embedding_dim": 8, "num_layers": 1, "hidden_dim": 8, "recurrent_steps": 256}
-    assert "over each review's last 256 tokens)" in describe_network(config)
-    assert "over each review's first 64 and last 192 tokens)" in describe_network(config | {"recurrent_head_steps": 64})
-    assert "tokens" not in describe_network(config | {"recurrent_steps": 0})
 
 
 # --- archives whose members collide or cannot be read: one ArtifactError, before anything is written ---

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import torch
 
@@ -77,10 +75,6 @@ def test_config_round_trip_and_validation() -> None:
         SentimentNetConfig(vocab_size=5, ngram_buckets=10)
     with pytest.raises(ValueError, match="recurrent_steps must be between 0 and 1,000,000, got -1"):
         SentimentNetConfig(vocab_size=5, recurrent_steps=-1)
-    with pytest.raises(ValueError, match="recurrent_head_steps must be below recurrent_steps"):
-        SentimentNetConfig(vocab_size=5, recurrent_steps=4, recurrent_head_steps=4)
-    with pytest.raises(ValueError, match="recurrent_head_steps must be below recurrent_steps"):
-        SentimentNetConfig(vocab_size=5, recurrent_head_steps=2)
     with pytest.raises(ValueError, match="embedding_dim must be between 1 and 8,192, got 100000"):
         SentimentNetConfig(vocab_size=5, embedding_dim=100_000)
 
@@ -129,19 +123,6 @@ def test_tokens_before_the_last_recurrent_steps_reach_the_score_only_through_the
     # and the LSTM reads the tail exactly as it reads the tail alone
     alone = net(right_pad([tail], 4), per_branch=True)[:, 0]
     assert torch.equal(net(right_pad([head + tail, [6]], 11), per_branch=True)[:1, 0], alone)
-
-
-@torch.no_grad()
-def test_with_recurrent_head_steps_the_lstm_reads_a_long_rows_head_and_tail_and_a_short_row_whole() -> None:
-    torch.manual_seed(0)
-    net = SentimentNet(replace(CONFIGS["bag-of-ngrams"], recurrent_head_steps=1)).eval()
-    ids = right_pad([[3, 8, 5, 9, 12, 7], [4, 6], [2, 3, 4, 5]], 7)
-    taken, kept = net._last_steps(ids, (ids != 0).sum(dim=1))
-    # recurrent_steps 4: the first id, then the last 3; rows of at most 4 ids whole
-    assert taken.tolist() == [[3, 9, 12, 7], [4, 6, 0, 0], [2, 3, 4, 5]] and kept.tolist() == [4, 2, 4]
-    # the LSTM branch of a long row is that of its head and tail read alone
-    alone = net(right_pad([[3, 9, 12, 7]], 4), per_branch=True)[:, 0]
-    assert torch.equal(net(ids, per_branch=True)[:1, 0], alone)
 
 
 @torch.no_grad()

@@ -64,9 +64,6 @@ class Hyperparameters:
     recurrent_steps: int = _field(
         0, "the LSTM reads only each review's last N tokens; the bag of n-grams still reads max_length (0 = all)"
     )
-    recurrent_head_steps: int = _field(
-        0, "of the recurrent_steps tokens the LSTM reads, the first N are the review's first tokens (0 = all the last)"
-    )
     ngram_dim: int = _field(0, "width of a bag-of-n-grams branch beside the LSTM (0 = none: the article's network)")
     ngram_buckets: int = _field(0, "hash buckets for the bag's bigrams (0 = unigrams only)")
     ngram_init: str = _field(
@@ -131,7 +128,6 @@ class Hyperparameters:
             bidirectional=self.bidirectional,
             pooling=self.pooling,
             recurrent_steps=self.recurrent_steps,
-            recurrent_head_steps=self.recurrent_head_steps,
             ngram_dim=self.ngram_dim,
             ngram_buckets=self.ngram_buckets,
         )

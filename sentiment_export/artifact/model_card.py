@@ -10,16 +10,6 @@ if TYPE_CHECKING:
     from .manifest import Manifest
 
 
-def _recurrent_window(config: dict[str, Any]) -> str:
-    """Which tokens of a long review the LSTM reads, as the card's architecture line says it."""
-    steps, head = config.get("recurrent_steps"), config.get("recurrent_head_steps")
-    if not steps:
-        return ""
-    if head:
-        return f", over each review's first {head} and last {steps - head} tokens"
-    return f", over each review's last {steps} tokens"
-
-
 def _percent(value: Any) -> str:
     return f"{value:.2%}" if isinstance(value, (int, float)) else "n/a"
 
@@ -60,7 +50,7 @@ def describe_network(config: dict[str, Any]) -> str:
         f"embedding {config['embedding_dim']} -> {config['num_layers']}-layer "
         f"{'bidirectional ' if config.get('bidirectional') else ''}LSTM {config['hidden_dim']} "
         f"({config.get('pooling', 'last')} pooling"
-        + _recurrent_window(config)
+        + (f", over each review's last {config['recurrent_steps']} tokens" if config.get("recurrent_steps") else "")
         + ")"
     )
     if not config.get("ngram_dim"):

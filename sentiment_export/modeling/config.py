@@ -20,7 +20,6 @@ _SIZE_BOUNDS = {
     "hidden_dim": (1, 8192),
     "num_layers": (1, 64),
     "recurrent_steps": (0, 1_000_000),
-    "recurrent_head_steps": (0, 1_000_000),
     "ngram_dim": (0, 4096),
     "ngram_buckets": (0, 100_000_000),
 }
@@ -41,7 +40,6 @@ class SentimentNetConfig:
     bidirectional: bool = False
     pooling: str = "last"
     recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
-    recurrent_head_steps: int = 0  # ... of which the first N are the review's first tokens instead
     ngram_dim: int = 0
     ngram_buckets: int = 0
 
@@ -49,20 +47,13 @@ class SentimentNetConfig:
         """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers", "recurrent_steps", "recurrent_head_steps",
-                     "ngram_dim", "ngram_buckets"):
+        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers", "recurrent_steps", "ngram_dim", "ngram_buckets"):
             low, high = _SIZE_BOUNDS[name]
             if not low <= int(getattr(self, name)) <= high:
                 raise ValueError(f"{name} must be between {low} and {high:,}, got {getattr(self, name)!r}")
         for name in ("dropout", "embedding_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.recurrent_head_steps and not self.recurrent_head_steps < self.recurrent_steps:
-            raise ValueError(
-                f"recurrent_head_steps must be below recurrent_steps (got {self.recurrent_head_steps} with "
-                f"recurrent_steps {self.recurrent_steps}): the LSTM reads the first recurrent_head_steps tokens and "
-                "the last recurrent_steps - recurrent_head_steps; set recurrent_steps, or recurrent_head_steps 0"
-            )
         if self.ngram_buckets and not self.ngram_dim:
             raise ValueError(
                 f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "

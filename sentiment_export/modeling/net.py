@@ -187,20 +187,13 @@ class SentimentNet(nn.Module):
         self.branch_bias.fill_(float(bias))
 
     def _last_steps(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``recurrent_steps`` real ids the LSTM reads, moved to the front and right-padded, and their count.
-
-        A row of at most ``recurrent_steps`` ids is read whole. A longer one is
-        read as its first ``recurrent_head_steps`` ids followed by its last
-        ``recurrent_steps - recurrent_head_steps`` (all of them its last when 0).
-        """
+        """Each row's last ``recurrent_steps`` real ids, moved to the front and right-padded, and their count."""
         steps = self.config.recurrent_steps
         positions = step_positions(input_ids[0])[:steps].unsqueeze(0)  # (1, T')
         kept = lengths.clamp(max=steps)
         real = positions < kept.unsqueeze(1)  # (B, T')
-        # a tail position skips the ids its row drops; positions past a row's kept count read
-        # themselves (always in range) and become PAD
-        tail = real & (positions >= self.config.recurrent_head_steps)
-        index = torch.where(tail, (lengths - kept).unsqueeze(1) + positions, positions)
+        # positions past a row's kept count read themselves (always in range) and become PAD
+        index = torch.where(real, (lengths - kept).unsqueeze(1) + positions, positions)
         taken = input_ids.gather(1, index)
         return torch.where(real, taken, torch.zeros_like(taken)), kept
 
