@@ -29,11 +29,6 @@ def _presence_counts(keys: np.ndarray, rows_of_keys: np.ndarray, labels: np.ndar
     return counts
 
 
-def _ratios(counts: np.ndarray, smoothing: float) -> np.ndarray:
-    negative, positive = counts + smoothing
-    return np.log(positive / positive.sum()) - np.log(negative / negative.sum())
-
-
 def ngram_presence_counts(
     rows: Sequence[Sequence[int]], labels: np.ndarray, *, vocab_size: int, buckets: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +66,8 @@ def log_count_ratios(counts: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
 
     ``p``/``q`` are the smoothed numbers of positive/negative reviews containing the key.
     """
-    ratios = _ratios(counts, smoothing)
+    negative, positive = counts + smoothing
+    ratios = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
     ratios[0] = 0.0
     return ratios
 
@@ -81,9 +77,9 @@ def initialise_bag_from_naive_bayes(model: SentimentNet, rows: Sequence[Sequence
     an n-gram no training review holds to zero.
 
     Such a vector gets no gradient in training, so it would keep its random
-    start for good and add noise to the mean of every review that holds the
-    n-gram: at test time, and most of all on text from another domain, whose
-    bigrams the training split mostly lacks (measured: benchmarks/results/accuracy.md).
+    start for good and add noise to the mean of every test review that holds
+    the n-gram (what the zero start gained in and out of domain:
+    benchmarks/results/accuracy.md).
     """
     config = model.config
     if not config.ngram_dim:

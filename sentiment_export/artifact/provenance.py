@@ -45,17 +45,20 @@ BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "build_commit.json"
 
 def git_state() -> dict[str, Any] | None:
     """``{"commit", "dirty"}`` this package was built from (:data:`BUILD_COMMIT_FILE`), else that of the git
-    checkout holding it; None when neither says."""
+    checkout holding it; None when neither says (or the build record is unreadable)."""
     try:
         recorded = json.loads(BUILD_COMMIT_FILE.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        recorded = None
+        return _checkout_state()
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if recorded is not None:
-        valid = (isinstance(recorded, dict) and set(recorded) == {"commit", "dirty"}
-                 and isinstance(recorded["commit"], str) and isinstance(recorded["dirty"], bool))
-        return recorded if valid else None
+    valid = (isinstance(recorded, dict) and set(recorded) == {"commit", "dirty"}
+             and isinstance(recorded["commit"], str) and isinstance(recorded["dirty"], bool))
+    return recorded if valid else None
+
+
+def _checkout_state() -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the git checkout holding this package, or None outside git."""
     here = Path(__file__).resolve().parent
 
     def git(*args: str) -> str:
