@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import out_of_domain, tfidf_baseline
@@ -28,6 +29,24 @@ def test_a_checkpoint_is_scored_in_and_out_of_domain_beside_tfidf(
     called, labelled = cells[8].split(" (")
     assert 20.0 < float(called.rstrip("%")) < 80.0
     assert labelled == f"{tfidf_baseline.read_texts(small_test_file).labels.mean():.1%})"  # the file's positives
+
+
+def test_one_branch_or_the_last_tokens_alone_score_otherwise_and_say_so(
+    small_checkpoint: Path, small_test_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tests = [tfidf_baseline.read_texts(small_test_file)]
+    model, = out_of_domain.model_scores(small_checkpoint, tests)
+    bag, = out_of_domain.model_scores(small_checkpoint, tests, branch="bag")
+    recurrent, = out_of_domain.model_scores(small_checkpoint, tests, branch="recurrent")
+    cut, = out_of_domain.model_scores(small_checkpoint, tests, last_tokens=3)
+    assert len(model) == len(bag) == len(recurrent) == len(cut) == len(tests[0].labels)
+    for other in (bag, recurrent, cut):
+        assert not np.allclose(other, model)
+    assert not np.allclose(bag, recurrent)
+    argv = ["--checkpoint", str(small_checkpoint), "--other-test", str(small_test_file), "--branch", "bag",
+            "--last-tokens", "3", "--markdown"]
+    assert out_of_domain.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "scored: bag, the last 3 ids of each text"
 
 
 def test_tfidf_is_trained_on_each_directory_and_scored_on_every_test_file(
