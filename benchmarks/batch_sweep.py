@@ -22,13 +22,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from sentiment_export import SentimentModel
-from sentiment_export.artifact import signature
 from sentiment_export.cli.options import bounded_int
 from sentiment_export.data.amazon import read_reviews
-from sentiment_export.serving.concurrent_batches import ConcurrentBatches
 from sentiment_export.serving.runtime import MAX_BATCH_SIZE, PRECISIONS, batch_plan
 
 from . import MAX_REPEATS, MAX_TEXTS
@@ -59,17 +56,11 @@ def plans(batch_sizes: Sequence[int]) -> dict[str, dict[str, int | None]]:
 
 def sweep(model: SentimentModel, texts: Sequence[str], *, columns: dict[str, dict[str, int | None]], call_size: int,
           repeats: int) -> dict[str, float]:
-    """Texts/s of ``model``'s session on ``texts`` cut into calls of ``call_size``, per column (best of ``repeats``)."""
-    names = signature.input_names()[0], signature.output_names()[0]
-    workers = ConcurrentBatches(model.concurrent_batches) if model.concurrent_batches > 1 else map
-
-    def run(ids: np.ndarray) -> np.ndarray:
-        return model.session.run([names[1]], {names[0]: ids})[0].reshape(-1)
+    """Texts/s of ``model.predict_proba`` on ``texts`` cut into calls of ``call_size``, per column (best of ``repeats``)."""
 
     def score_all(plan: dict[str, int | None]) -> None:
         for start in range(0, len(texts), call_size):
-            rows = model.encoder.encode_ids_batch(texts[start : start + call_size])
-            model.encoder.score_length_sorted(rows, run, **plan, map_batches=workers)
+            model.predict_proba(texts[start : start + call_size], plan=plan)
 
     best = dict.fromkeys(columns, float("inf"))
     score_all(next(iter(columns.values())))  # warm-up: the session's first-run allocations

@@ -46,3 +46,20 @@ def test_the_runtime_bounds_cpu_batches_and_not_cuda_ones() -> None:
         "batch_size": 32, "max_padded_ids": 32 * PADDED_IDS_PER_TEXT, "min_batches": MIN_BATCHES_PER_CALL,
     }
     assert batch_plan(256, on_gpu=True) == {"batch_size": 256}
+
+
+def test_a_plan_given_to_predict_proba_cuts_the_call_and_leaves_the_scores(exported_artifact) -> None:
+    from sentiment_export import SentimentModel
+
+    model = SentimentModel.load(exported_artifact, device="cpu", batch_size=8)
+    texts = [f"review {n}: " + "good " * (n % 7) + "bad " * (n % 5) for n in range(40)]
+    seen: list[int] = []
+    run = model._run
+    model._run = lambda ids: (seen.append(len(ids)), run(ids))[1]
+    default = model.predict_proba(texts)
+    default_batches, seen[:] = list(seen), []
+    fixed = model.predict_proba(texts, plan={"batch_size": 40})
+    assert seen == [40] and default_batches != [40]
+    np.testing.assert_allclose(fixed, default, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.predict_proba(texts, plan={"batch_size": 10**6})

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -253,18 +254,24 @@ class SentimentModel:
         (probability,) = self.session.run([self._output_name], {self._input_name: input_ids})
         return probability.reshape(-1)
 
-    def predict_proba(self, texts: Texts) -> np.ndarray:
+    def predict_proba(self, texts: Texts, *, plan: Mapping[str, int | None] | None = None) -> np.ndarray:
         """P(positive) of each text, in input order, as a float32 array of shape ``(len(texts),)``.
 
         A single ``str`` (or UTF-8 ``bytes``) is one text. Raises ``TypeError``
         / ``ValueError`` naming the offending index for input that is not
         text (see :func:`sentiment_export.serving.inputs.as_text_list`).
+        ``plan`` replaces how the call is cut into batches (the keyword
+        arguments of :meth:`TextEncoder.score_length_sorted`; default
+        :func:`batch_plan` of the model's batch size), so that a benchmark
+        can compare plans through the same path users run.
         """
         rows = self.encoder.encode_ids_batch(as_text_list(texts))
+        if plan is None:
+            plan = batch_plan(self.batch_size, on_gpu=self._on_gpu)
+        else:
+            check_batch_size(plan.get("batch_size"))  # a plan's batch is held whole in memory too
         # right padding (checked on load), each batch only to its own longest row
-        return self.encoder.score_length_sorted(
-            rows, self._run, **batch_plan(self.batch_size, on_gpu=self._on_gpu), map_batches=self._map_batches
-        )
+        return self.encoder.score_length_sorted(rows, self._run, **plan, map_batches=self._map_batches)
 
     def predict(self, texts: Texts) -> list[Prediction]:
         """One :class:`Prediction` per text, in input order (a list even for a single ``str``)."""
