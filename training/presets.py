@@ -197,9 +197,9 @@ PRESETS: dict[str, Hyperparameters] = {
     # than 107 tokens, so on its own data it trains and scores exactly as with 200 (same weights),
     # while on a long review the bag reads the whole of it (imdb test, 3 seeds: mean 77.74%
     # instead of 76.61%). Every word of the training split gets its own id (min_freq 1): with
-    # words seen once mapped to _UNK, _UNK learned their (negative) lean and carried it to the
-    # 13% of imdb ids the snippets never saw (imdb test, 3 seeds: mean 79.84% instead of 77.78%,
-    # snippets the same: benchmarks/results/accuracy.md, "Rare words keep their own id").
+    # words seen once mapped to _UNK, _UNK learned their (negative) lean and put it on every
+    # word outside the vocabulary, 12.8% of imdb's ids (imdb test, 3 seeds: mean 79.84% instead
+    # of 77.78%, snippets the same: benchmarks/results/accuracy.md, "Rare words keep their own id").
     # Snippets test accuracy: README "Measured" and benchmarks/results/accuracy.md.
     "default": replace(
         _GLOVE,
