@@ -32,7 +32,7 @@ import torch
 from sentiment_export import SentimentNet, TextEncoder, Vocabulary, load_checkpoint
 from sentiment_export.cli.options import MAX_THREADS, bounded_int
 from sentiment_export.errors import SentimentExportError
-from sentiment_export.export.parity import Runner, eager_runner
+from sentiment_export.export.parity import Runner, eager_runner, torch_runner
 
 from .tfidf_baseline import IMDB, SNIPPETS, LabelledTexts, TfidfBaseline, read_texts, split_files
 
@@ -64,12 +64,7 @@ def _branch_runner(net: SentimentNet, branch: str) -> Runner:
         raise ValueError(f"--branch {branch} needs a two-branch network; this checkpoint has the LSTM alone")
     column = BRANCHES.index(branch) - 1
     net.eval()
-
-    def run(ids: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return torch.sigmoid(net(torch.from_numpy(ids), per_branch=True)[:, column]).numpy()
-
-    return run
+    return torch_runner(lambda ids: torch.sigmoid(net(ids, per_branch=True)[:, column]))
 
 
 def model_scores(

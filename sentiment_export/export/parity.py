@@ -172,15 +172,19 @@ class ParityReport:
             )
 
 
-def eager_runner(model: SentimentNet) -> Runner:
-    """The reference: eager PyTorch, eval mode, on the CPU."""
-    wrapped = ProbabilityModel(model).eval()
+def torch_runner(forward: Callable[[torch.Tensor], torch.Tensor]) -> Runner:
+    """A runner of any torch callable from ids to probabilities, without autograd."""
 
     def run(ids: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return wrapped(torch.from_numpy(ids)).numpy()
+            return forward(torch.from_numpy(ids)).numpy()
 
     return run
+
+
+def eager_runner(model: SentimentNet) -> Runner:
+    """The reference: eager PyTorch, eval mode, on the CPU."""
+    return torch_runner(ProbabilityModel(model).eval())
 
 
 def torchscript_runner(path: Path) -> Runner:
@@ -189,12 +193,7 @@ def torchscript_runner(path: Path) -> Runner:
         # TorchScript is what libtorch loads; this gate checks exactly that file.
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=DeprecationWarning)
         module = torch.jit.load(str(path), map_location="cpu").eval()
-
-    def run(ids: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return module(torch.from_numpy(ids)).numpy()
-
-    return run
+    return torch_runner(module)
 
 
 def onnx_runner(path: Path) -> tuple[Runner, list[str]]:
