@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -73,6 +75,10 @@ def test_config_round_trip_and_validation() -> None:
         SentimentNetConfig(vocab_size=5, pooling="attention")
     with pytest.raises(ValueError, match="ngram_buckets needs ngram_dim"):
         SentimentNetConfig(vocab_size=5, ngram_buckets=10)
+    with pytest.raises(ValueError, match="ngram_dropout needs ngram_dim"):
+        SentimentNetConfig(vocab_size=5, ngram_dropout=0.5)
+    with pytest.raises(ValueError, match=r"ngram_dropout must be in \[0, 1\)"):
+        SentimentNetConfig(vocab_size=5, ngram_dim=2, ngram_dropout=1.0)
     with pytest.raises(ValueError, match="recurrent_steps must be between 0 and 1,000,000, got -1"):
         SentimentNetConfig(vocab_size=5, recurrent_steps=-1)
     with pytest.raises(ValueError, match="embedding_dim must be between 1 and 8,192, got 100000"):
@@ -144,3 +150,34 @@ def test_bag_of_ngrams_parameters_are_exactly_the_branch() -> None:
     got = {names[id(parameter)] for parameter in net.bag_of_ngrams_parameters()}
     assert got == {"unigram_vectors.weight", "bigram_vectors.weight", "ngram_fc.weight", "ngram_fc.bias"}
     assert SentimentNet(CONFIGS["bidirectional-mean-max"]).bag_of_ngrams_parameters() == []
+
+
+def test_ngram_dropout_averages_the_kept_ngrams_in_training_and_every_ngram_in_evaluation() -> None:
+    torch.manual_seed(0)
+    net = SentimentNet(dataclasses.replace(CONFIGS["bag-of-ngrams"], ngram_dropout=0.5))
+    reference = _bag_net()
+    net.load_state_dict(reference.state_dict())
+    review = [5, 9, 12, 7, 3, 9, 14, 21]
+    ids = right_pad([review], 10)
+    lengths = (ids != 0).sum(dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()._bag_of_ngrams(ids, lengths), reference._bag_of_ngrams(ids, lengths),
+                                   rtol=0, atol=0)
+        net.train()
+        torch.manual_seed(3)
+        dropped = net._bag_of_ngrams(ids, lengths)[0]
+        torch.manual_seed(3)  # the same draws, to rebuild which n-grams were kept
+        kept_unigrams = torch.rand(ids.shape)[0] >= 0.5
+        kept_bigrams = torch.rand(ids.shape)[0] >= 0.5
+    bigrams = hashed_bigrams(ids, net.config.ngram_buckets)[0]
+    vectors = [net.unigram_vectors.weight[t] for t, keep in zip(ids[0].tolist(), kept_unigrams) if keep and t]
+    vectors += [net.bigram_vectors.weight[b] for b, keep in zip(bigrams.tolist(), kept_bigrams) if keep and b]
+    assert 0 < len(vectors) < 2 * len(review) - 1  # some n-grams dropped, some kept
+    torch.testing.assert_close(dropped, torch.stack(vectors).mean(dim=0), rtol=0, atol=1e-6)
+
+
+def test_a_review_whose_every_ngram_is_dropped_gives_a_zero_bag_not_nan() -> None:
+    torch.manual_seed(0)
+    net = SentimentNet(dataclasses.replace(CONFIGS["bag-of-ngrams"], ngram_dropout=0.999_999)).train()
+    ids = torch.tensor([[7]])
+    assert torch.equal(net._bag_of_ngrams(ids, torch.tensor([1])), torch.zeros(1, 3))

@@ -236,6 +236,7 @@ def test_preset_may_override_spec_fields() -> None:
     [
         ({"pooling": "attention"}, r"pooling must be one of \('last', 'mean_max'\)"),  # the network's rule
         ({"ngram_buckets": 100}, "ngram_buckets needs ngram_dim > 0"),
+        ({"ngram_dropout": 0.5}, "ngram_dropout needs ngram_dim > 0"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
         ({"max_length": 0}, "max_length must be a positive integer"),  # the spec's rule
         ({"max_vocab_size": 2}, "max_vocab_size must be 0 .no limit. or >= 3"),  # the vocabulary's rule

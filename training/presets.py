@@ -69,6 +69,7 @@ class Hyperparameters:
     ngram_init: str = _field(
         "random", "how the bag's vectors start: 'random' or 'naive_bayes' (first dimension = log-count ratios)"
     )
+    ngram_dropout: float = _field(0.0, "share of the bag's n-grams left out of each training step (word dropout)")
     # preprocessing spec overrides
     max_length: int = _field(200, "keep at most this many tokens of a review (spec field)")
     truncation_side: str = _field("right", "which end of a long review to keep: 'right' keeps the head (spec field)")
@@ -130,6 +131,7 @@ class Hyperparameters:
             recurrent_steps=self.recurrent_steps,
             ngram_dim=self.ngram_dim,
             ngram_buckets=self.ngram_buckets,
+            ngram_dropout=self.ngram_dropout,
         )
 
     def spec(self) -> PreprocessingSpec:
@@ -216,7 +218,7 @@ PRESETS: dict[str, Hyperparameters] = {
     "glove": _GLOVE,
     # For long reviews (imdb): the bilstm network reads each review's last 256 tokens beside a
     # bag of unigrams and 2^20 hashed bigrams over the first 800, each branch trained on its
-    # own loss and blended by weights fitted on validation (sentiment_export/model.py).
+    # own loss and blended by weights fitted on validation (sentiment_export/modeling/net.py).
     # Chosen by measurement on imdb (README, "Accuracy: what each change contributed").
     "imdb": replace(
         _BILSTM,

@@ -42,6 +42,7 @@ class SentimentNetConfig:
     recurrent_steps: int = 0  # the LSTM reads each review's last N tokens (0 = all)
     ngram_dim: int = 0
     ngram_buckets: int = 0
+    ngram_dropout: float = 0.0  # share of the bag's n-grams left out of each training step's mean
 
     def __post_init__(self) -> None:
         """The network's rules, checked here only (training's Hyperparameters builds a config to check them)."""
@@ -51,13 +52,18 @@ class SentimentNetConfig:
             low, high = _SIZE_BOUNDS[name]
             if not low <= int(getattr(self, name)) <= high:
                 raise ValueError(f"{name} must be between {low} and {high:,}, got {getattr(self, name)!r}")
-        for name in ("dropout", "embedding_dropout"):
+        for name in ("dropout", "embedding_dropout", "ngram_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.ngram_buckets and not self.ngram_dim:
             raise ValueError(
                 f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "
                 "bag-of-n-grams branch off): set ngram_dim, or ngram_buckets 0"
+            )
+        if self.ngram_dropout and not self.ngram_dim:
+            raise ValueError(
+                f"ngram_dropout needs ngram_dim > 0 (got ngram_dropout {self.ngram_dropout} with the "
+                "bag-of-n-grams branch off): set ngram_dim, or ngram_dropout 0"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -164,13 +164,26 @@ class SentimentNet(nn.Module):
         to bucket 0, so padding adds nothing to the sums; the divisor counts only
         real n-grams.
         """
-        total = self.unigram_vectors(input_ids).sum(dim=1)
-        count = lengths
+        unigrams = self._drop_ngrams(input_ids)
+        total = self.unigram_vectors(unigrams).sum(dim=1)
+        count = (unigrams != 0).sum(dim=1)
         if self.config.ngram_buckets:
-            bigrams = hashed_bigrams(input_ids, self.config.ngram_buckets)
+            bigrams = self._drop_ngrams(hashed_bigrams(input_ids, self.config.ngram_buckets))
             total = total + self.bigram_vectors(bigrams).sum(dim=1)
             count = count + (bigrams != 0).sum(dim=1)
-        return total / count.unsqueeze(1).to(total.dtype)
+        return total / count.clamp(min=1).unsqueeze(1).to(total.dtype)
+
+    def _drop_ngrams(self, ngrams: torch.Tensor) -> torch.Tensor:
+        """In training, each n-gram (id or bucket) replaced by PAD with probability ``ngram_dropout``.
+
+        The bag is a mean, so a dropped n-gram leaves the mean of the others
+        (word dropout, as in deep averaging networks): no n-gram can carry a
+        review alone. Evaluation and export see every n-gram.
+        """
+        rate = self.config.ngram_dropout
+        if not (self.training and rate):
+            return ngrams
+        return ngrams.masked_fill(torch.rand(ngrams.shape, device=ngrams.device) < rate, 0)
 
     def bag_of_ngrams_parameters(self) -> list[nn.Parameter]:
         """Every parameter of the bag-of-n-grams branch (none without it), e.g. to give them their own rate."""
