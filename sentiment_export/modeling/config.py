@@ -55,16 +55,12 @@ class SentimentNetConfig:
         for name in ("dropout", "embedding_dropout", "ngram_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.ngram_buckets and not self.ngram_dim:
-            raise ValueError(
-                f"ngram_buckets needs ngram_dim > 0 (got ngram_buckets {self.ngram_buckets} with the "
-                "bag-of-n-grams branch off): set ngram_dim, or ngram_buckets 0"
-            )
-        if self.ngram_dropout and not self.ngram_dim:
-            raise ValueError(
-                f"ngram_dropout needs ngram_dim > 0 (got ngram_dropout {self.ngram_dropout} with the "
-                "bag-of-n-grams branch off): set ngram_dim, or ngram_dropout 0"
-            )
+        for name in ("ngram_buckets", "ngram_dropout"):  # settings of the bag, meaningless without it
+            if getattr(self, name) and not self.ngram_dim:
+                raise ValueError(
+                    f"{name} needs ngram_dim > 0 (got {name} {getattr(self, name)} with the "
+                    f"bag-of-n-grams branch off): set ngram_dim, or {name} 0"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -166,11 +166,13 @@ class SentimentNet(nn.Module):
         """
         unigrams = self._drop_ngrams(input_ids)
         total = self.unigram_vectors(unigrams).sum(dim=1)
-        count = (unigrams != 0).sum(dim=1)
+        # with every id kept, the count of real unigrams is the row's length, already known
+        count = lengths if unigrams is input_ids else (unigrams != 0).sum(dim=1)
         if self.config.ngram_buckets:
             bigrams = self._drop_ngrams(hashed_bigrams(input_ids, self.config.ngram_buckets))
             total = total + self.bigram_vectors(bigrams).sum(dim=1)
             count = count + (bigrams != 0).sum(dim=1)
+        # a training step may drop every n-gram of a short review: its bag is then zero
         return total / count.clamp(min=1).unsqueeze(1).to(total.dtype)
 
     def _drop_ngrams(self, ngrams: torch.Tensor) -> torch.Tensor:
